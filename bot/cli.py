@@ -1,0 +1,141 @@
+"""The `sigap` command: train, serve, shell, nlu parse/test, dispatch listen."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+
+from bot.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sigap` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+        return result
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigap", description="Sigap 112 text channel")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train the NLU model from data/ into models/")
+    train.add_argument("--if-missing", action="store_true",
+                       help="only when no model matches the current data and config")
+    train.set_defaults(handler=_train)
+
+    serve = commands.add_parser("serve", help="run the HTTP app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=_serve)
+
+    shell = commands.add_parser("shell", help="chat with the bot in the terminal")
+    shell.add_argument("--sender", default="shell-user")
+    shell.set_defaults(handler=_shell)
+
+    nlu = commands.add_parser("nlu", help="parse or evaluate messages").add_subparsers(
+        required=True, metavar="NLU_COMMAND")
+    parse = nlu.add_parser("parse", help="one message per line on stdin -> JSON lines")
+    parse.set_defaults(handler=_nlu_parse)
+    test = nlu.add_parser("test", help="evaluate on labelled messages (JSON lines)")
+    test.add_argument("--data", help="labelled messages, format of shared/eval/*.jsonl")
+    test.add_argument("--cross-validate", type=int, metavar="K", default=0,
+                      help="K-fold cross-validation on the training data instead")
+    test.set_defaults(handler=_nlu_test)
+
+    dispatch = commands.add_parser("dispatch", help="dispatch queue").add_subparsers(
+        required=True, metavar="DISPATCH_COMMAND")
+    listen = dispatch.add_parser("listen", help="print an agency's tickets as JSON lines")
+    listen.add_argument("--agency", required=True)
+    listen.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    listen.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    listen.set_defaults(handler=_dispatch_listen)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from nlu.model import model_name, train
+
+    settings = get_settings()
+    existing = settings.models_dir / model_name(settings.project_dir)
+    if args.if_missing and existing.exists():
+        print(f"model up to date: {existing}")
+        return 0
+    started = time.perf_counter()
+    path = train(settings.project_dir, settings.models_dir)
+    print(f"trained {path} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+    from nlu.model import ModelMissing, model_name
+
+    settings = get_settings()
+    if not (settings.models_dir / model_name(settings.project_dir)).exists():
+        print(ModelMissing.__doc__, "Run `sigap train` first.", file=sys.stderr)
+        return 2
+    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    return 0
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from bot.shell import chat
+
+    return asyncio.run(chat(get_settings(), args.sender))
+
+
+def _nlu_parse(_args: argparse.Namespace) -> int:
+    from bot.services import build_services
+    from nlu.model import NLU
+
+    settings = get_settings()
+    services = build_services(settings)
+    nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        text = json.loads(line).get("text", "") if line.startswith("{") else line
+        print(json.dumps(nlu.parse(text).to_dict(), ensure_ascii=False), flush=True)
+    return 0
+
+
+def _nlu_test(args: argparse.Namespace) -> int:
+    from nlu.evaluate import cross_validate, evaluate_file
+
+    settings = get_settings()
+    if args.cross_validate:
+        print(cross_validate(settings.project_dir, args.cross_validate))
+        return 0
+    if not args.data:
+        print("give --data FILE.jsonl or --cross-validate K", file=sys.stderr)
+        return 2
+    print(evaluate_file(settings.project_dir, settings.models_dir, args.data))
+    return 0
+
+
+def _dispatch_listen(args: argparse.Namespace) -> int:
+    from bot.services import build_services
+
+    queue = build_services(get_settings()).desk.queue
+    while True:
+        deliveries = queue.pending(args.agency)
+        for delivery in deliveries:
+            print(json.dumps({"id": delivery.id, **delivery.payload}, ensure_ascii=False),
+                  flush=True)
+            queue.ack(args.agency, [delivery.id])
+        if args.once and not deliveries:
+            return 0
+        if not deliveries:
+            time.sleep(args.interval)

@@ -1,0 +1,220 @@
+"""Conversations: store inbound messages first, then process each conversation in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.engine import Engine, Turn
+from bot.locks import ConversationLocks
+from bot.messages import Accepted, InboundMessage, OutboundMessage
+from bot.metrics import MESSAGES_IN, PARSE_SECONDS
+from bot.models import Conversation, Message, OutboxMessage, utcnow
+from bot.privacy import mask
+from bot.services import Services
+from bot.tracker import DialogueState
+from nlu.model import NLU
+
+log = logging.getLogger(__name__)
+
+
+class Conversations:
+    """The path of a message through the core: persist, order, understand, answer."""
+
+    def __init__(self, services: Services, nlu: NLU, engine: Engine) -> None:
+        self.services = services
+        self.db = services.db
+        self.nlu = nlu
+        self.engine = engine
+        self.locks = ConversationLocks()
+
+    async def receive(self, message: InboundMessage) -> Accepted:
+        """Commit the message (before any answer to the provider); recognise retries."""
+        return await asyncio.to_thread(self._store, message)
+
+    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
+        """Store and process a message; a retry gets the replies of the first delivery."""
+        accepted = await self.receive(message)
+        return await self.process(accepted)
+
+    async def process(self, accepted: Accepted) -> list[OutboundMessage]:
+        """Process every pending message of the conversation in order, up to this one."""
+        async with self.locks.hold(accepted.conversation_id):
+            pending = await asyncio.to_thread(self._pending, accepted.conversation_id)
+            for message_id in pending:
+                if message_id > accepted.message_id:
+                    break
+                await self._process_one(message_id)
+        return await asyncio.to_thread(self._replies_to, accepted.message_id)
+
+    async def process_backlog(self) -> int:
+        """Process messages stored but never processed (after a crash); returns how many."""
+        ids = await asyncio.to_thread(self._unprocessed_ids)
+        for conversation_id, message_id in ids:
+            await self.process(Accepted(message_id, conversation_id, duplicate=False))
+        return len(ids)
+
+    def take_notifications(self, conversation_id: int) -> list[OutboundMessage]:
+        """Pending outbox messages of a conversation, marked as delivered (pull channels)."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.conversation_id == conversation_id)
+                .where(OutboxMessage.sent_at.is_(None))
+                .order_by(OutboxMessage.id)
+            ).all()
+            for row in rows:
+                row.sent_at = utcnow()
+                row.attempts += 1
+            return [OutboundMessage(r.text, custom=dict(r.payload)) for r in rows]
+
+    # -- storage (blocking; run in a thread) ----------------------------------
+    def _store(self, message: InboundMessage) -> Accepted:
+        try:
+            with self.db.session() as session:
+                conversation = self._conversation(session, message)
+                row = Message(
+                    conversation_id=conversation.id,
+                    channel=message.channel,
+                    direction="in",
+                    text=message.text,
+                    provider_message_id=message.provider_message_id,
+                    payload=_payload(message),
+                    created_at=message.received_at,
+                )
+                session.add(row)
+                session.flush()
+                MESSAGES_IN.labels(message.channel).inc()
+                return Accepted(row.id, conversation.id, duplicate=False)
+        except IntegrityError:
+            return self._duplicate(message)
+
+    def _duplicate(self, message: InboundMessage) -> Accepted:
+        with self.db.session() as session:
+            row = session.scalars(
+                select(Message).where(
+                    Message.channel == message.channel,
+                    Message.provider_message_id == message.provider_message_id,
+                )
+            ).first()
+            if row is None:  # lost a race on the conversation row: store again
+                raise RuntimeError("conversation race") from None
+            log.info("retry of %s message %s recognised", message.channel, row.id)
+            return Accepted(row.id, row.conversation_id, duplicate=True)
+
+    @staticmethod
+    def _conversation(session: Any, message: InboundMessage) -> Conversation:
+        conversation = session.scalars(
+            select(Conversation).where(
+                Conversation.channel == message.channel,
+                Conversation.sender_id == message.sender_id,
+            )
+        ).first()
+        if conversation is None:
+            conversation = Conversation(channel=message.channel, sender_id=message.sender_id)
+            session.add(conversation)
+            session.flush()
+        return conversation
+
+    def _pending(self, conversation_id: int) -> list[int]:
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Message.id)
+                    .where(Message.conversation_id == conversation_id)
+                    .where(Message.direction == "in", Message.processed_at.is_(None))
+                    .order_by(Message.id)
+                )
+            )
+
+    def _unprocessed_ids(self) -> list[tuple[int, int]]:
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Message.conversation_id, Message.id)
+                .where(Message.direction == "in", Message.processed_at.is_(None))
+                .order_by(Message.id)
+            )
+            return [(int(c), int(m)) for c, m in rows]
+
+    def _replies_to(self, message_id: int) -> list[OutboundMessage]:
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)
+            )
+            return [OutboundMessage.of({"text": r.text, **r.payload}) for r in rows]
+
+    # -- one turn -------------------------------------------------------------
+    async def _process_one(self, message_id: int) -> None:
+        conversation, message = await asyncio.to_thread(self._load, message_id)
+        state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
+        gps = _gps(message.payload)
+        with PARSE_SECONDS.time():
+            parse = await asyncio.to_thread(self.nlu.parse, message.text, gps)
+        turn = Turn(
+            sender_id=str(conversation.id),
+            channel=conversation.channel,
+            text=message.text,
+            parse=parse.to_dict(),
+            metadata={"message_id": message.id, **message.payload},
+        )
+        try:
+            replies = await self.engine.handle(state, turn)
+        except Exception:
+            # The message stays stored and marked; an operator sees it in the console.
+            log.exception("turn failed for conversation %s", conversation.id)
+            replies = [{"text": _apology(state.slots.get("user_language"))}]
+        await asyncio.to_thread(self._save, conversation.id, message.id, state, replies)
+        log.info(
+            "conversation %s (%s %s): intent %s",
+            conversation.id, conversation.channel, mask(conversation.sender_id),
+            parse.intent.name,
+        )
+
+    def _load(self, message_id: int) -> tuple[Conversation, Message]:
+        with self.db.session() as session:
+            message = session.get_one(Message, message_id)
+            return session.get_one(Conversation, message.conversation_id), message
+
+    def _save(
+        self, conversation_id: int, message_id: int, state: DialogueState,
+        replies: list[dict[str, Any]],
+    ) -> None:
+        with self.db.session() as session:
+            conversation = session.get_one(Conversation, conversation_id)
+            conversation.tracker = state.to_json()
+            conversation.language = str(state.slots.get("user_language") or "id")
+            conversation.updated_at = utcnow()
+            session.get_one(Message, message_id).processed_at = utcnow()
+            for reply in replies:
+                out = OutboundMessage.of(reply)
+                payload = {k: v for k, v in out.to_dict().items() if k != "text"}
+                session.add(Message(
+                    conversation_id=conversation_id, channel=conversation.channel,
+                    direction="out", text=out.text, reply_to_id=message_id, payload=payload,
+                ))
+
+
+def _payload(message: InboundMessage) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if message.gps:
+        payload["location"] = {"latitude": message.latitude, "longitude": message.longitude}
+    if message.media:
+        payload["media"] = list(message.media)
+    return payload
+
+
+def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
+    location = payload.get("location")
+    if not location:
+        return None
+    return (float(location["latitude"]), float(location["longitude"]))
+
+
+def _apology(language: Any) -> str:
+    if language == "en":
+        return "Your message was received and an operator will read it. Please keep writing."
+    return "Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."

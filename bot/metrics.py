@@ -1,0 +1,13 @@
+"""Prometheus metrics of the service (exposed on /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+MESSAGES_IN = Counter("sigap_messages_in_total", "Inbound messages stored", ["channel"])
+TICKETS_OPENED = Counter("sigap_tickets_opened_total", "Tickets opened", ["emergency_type"])
+STATUS_CHANGES = Counter("sigap_ticket_status_total", "Ticket status changes", ["status"])
+PARSE_SECONDS = Histogram(
+    "sigap_nlu_parse_seconds", "NLU parse time",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5),
+)

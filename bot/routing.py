@@ -1,0 +1,49 @@
+"""Routing of tickets to agencies, read from routing.yml (content, not code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+class RoutingError(ValueError):
+    """routing.yml names an agency it does not define, or misses an emergency type."""
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Emergency type (and critical cues) -> agencies, with names to tell the reporter."""
+
+    names: dict[str, dict[str, str]]
+    routes: dict[str, list[str]]
+    cue_agencies: dict[str, list[str]]
+
+    @classmethod
+    def load(cls, path: Path) -> Routing:
+        """Read and check a routing file."""
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        routing = cls(
+            names=raw["agencies"],
+            routes={k: list(v) for k, v in raw["routes"].items()},
+            cue_agencies={k: list(v) for k, v in (raw.get("cue_agencies") or {}).items()},
+        )
+        for agencies in [*routing.routes.values(), *routing.cue_agencies.values()]:
+            unknown = set(agencies) - set(routing.names)
+            if unknown:
+                raise RoutingError(f"{path}: unknown agencies {sorted(unknown)}")
+        return routing
+
+    def agencies_for(self, emergency_type: str, cues: list[str] | tuple[str, ...] = ()) -> list[str]:
+        """Agencies for a type plus those its critical cues add; unknown types go to BPBD."""
+        agencies = list(self.routes.get(emergency_type) or self.routes["other_disaster"])
+        for cue in cues:
+            for agency in self.cue_agencies.get(cue, []):
+                if agency not in agencies:
+                    agencies.append(agency)
+        return agencies
+
+    def describe(self, agencies: list[str], language: str) -> str:
+        """Agency names for the reporter, in their language."""
+        return ", ".join(self.names[a].get(language) or self.names[a]["id"] for a in agencies)

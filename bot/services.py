@@ -1,0 +1,78 @@
+"""Wiring: the parts of one Sigap process, built once from the settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from rasa_sdk.executor import ActionExecutor
+
+from bot.database import Database
+from bot.domain import Domain
+from bot.engine import Engine
+from bot.routing import Routing
+from bot.rules import Rules
+from bot.settings import Settings, get_settings
+from bot.tickets import TicketDesk
+from nlu.types import Location
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Database, domain, routing, tickets and (when serving) the NLU and engine."""
+
+    settings: Settings
+    db: Database
+    domain: Domain
+    routing: Routing
+    desk: TicketDesk
+
+    def resolve_location(
+        self, text: str | None, lat: float | None = None, lon: float | None = None
+    ) -> Location | None:
+        """Place words and/or a GPS pin -> a location with its source (blocking)."""
+        from nlu.geocoder import resolve_location
+
+        return resolve_location(text, lat, lon, geocoder_url=self.settings.geocoder_url)
+
+
+def build_services(settings: Settings) -> Services:
+    """Everything that needs no trained model."""
+    root = settings.project_dir
+    db = Database(settings.database_url)
+    db.create_schema()
+    routing = Routing.load(root / "routing.yml")
+    return Services(
+        settings=settings,
+        db=db,
+        domain=Domain.load(root / "domain.yml"),
+        routing=routing,
+        desk=TicketDesk(db, routing),
+    )
+
+
+def build_engine(services: Services) -> Engine:
+    """The conversation engine with the project's rules and rasa-sdk actions."""
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    rules = Rules.load(services.settings.project_dir / "data" / "rules.yml")
+    return Engine(services.domain, rules, executor)
+
+
+_current: Services | None = None
+
+
+def set_current(services: Services | None) -> None:
+    """Make `services` the ones actions use in this process."""
+    global _current
+    _current = services
+
+
+def current() -> Services:
+    """The process's services (built from settings when actions run on their own)."""
+    global _current
+    if _current is None:
+        _current = build_services(get_settings())
+    return _current

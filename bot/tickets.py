@@ -1,0 +1,217 @@
+"""Tickets: open as soon as the type is known, update as details arrive, track status."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.database import Database
+from bot.dispatch import TableDispatchQueue
+from bot.models import Conversation, Ticket, TicketEvent, utcnow
+from bot.routing import Routing
+
+STATUSES = ("new", "acknowledged", "en_route", "on_scene", "resolved", "cancelled")
+DISPATCHER_STATUSES = STATUSES[1:]
+CLOSED_STATUSES = frozenset({"resolved", "cancelled"})
+# Cues that make a ticket the most urgent kind (a life at stake right now).
+CRITICAL_PRIORITY_CUES = frozenset(
+    {"not_breathing", "unconscious", "heavy_bleeding", "trapped", "weapon", "attacker_present"}
+)
+
+
+class TicketNotFound(LookupError):
+    """No ticket with that id."""
+
+
+class TicketClosed(ValueError):
+    """The ticket is resolved or cancelled and cannot change status."""
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket as dispatchers, the API and actions see it."""
+
+    id: int
+    number: str
+    conversation_id: int
+    emergency_type: str
+    status: str
+    priority: str
+    agencies: list[str]
+    location_text: str | None
+    location: dict[str, Any]
+    people_injured: str | None
+    cues: list[str]
+    description: str
+    language: str
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> TicketView:
+        """The view of a stored ticket."""
+        return cls(
+            id=ticket.id,
+            number=ticket.number,
+            conversation_id=ticket.conversation_id,
+            emergency_type=ticket.emergency_type,
+            status=ticket.status,
+            priority=ticket.priority,
+            agencies=list(ticket.agencies),
+            location_text=ticket.location_text,
+            location=dict(ticket.location or {}),
+            people_injured=ticket.people_injured,
+            cues=list(ticket.cues),
+            description=ticket.description,
+            language=ticket.language,
+            created_at=ticket.created_at.isoformat(),
+            updated_at=ticket.updated_at.isoformat(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TicketDetails:
+    """What a report says; every field may be missing at first."""
+
+    description: str = ""
+    location_text: str | None = None
+    location: dict[str, Any] | None = None
+    people_injured: str | None = None
+    cues: tuple[str, ...] = ()
+
+
+class TicketDesk:
+    """Creates, updates and closes tickets and publishes each change to dispatch."""
+
+    def __init__(self, db: Database, routing: Routing) -> None:
+        self.db = db
+        self.routing = routing
+        self.queue = TableDispatchQueue(db)
+
+    def open(
+        self, conversation_id: int, emergency_type: str, language: str, details: TicketDetails
+    ) -> TicketView:
+        """Open and route a ticket at once; the location may follow."""
+        with self.db.session() as session:
+            ticket = Ticket(
+                conversation_id=conversation_id,
+                emergency_type=emergency_type,
+                language=language,
+                agencies=self.routing.agencies_for(emergency_type, details.cues),
+                status="new",
+            )
+            _apply(ticket, details)
+            session.add(ticket)
+            session.flush()
+            session.add(TicketEvent(ticket_id=ticket.id, kind="created", note=emergency_type))
+            view = TicketView.of(ticket)
+            self.queue.publish(session, view, "created")
+            return view
+
+    def update(
+        self, ticket_id: int, details: TicketDetails, extra_type: str | None = None
+    ) -> TicketView:
+        """Add details (and the agencies of another emergency type) and tell dispatch."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            _apply(ticket, details)
+            wanted = self.routing.agencies_for(extra_type or ticket.emergency_type, ticket.cues)
+            ticket.agencies = list(dict.fromkeys([*ticket.agencies, *wanted]))
+            ticket.updated_at = utcnow()
+            note = f"+{extra_type}" if extra_type and extra_type != ticket.emergency_type else ""
+            session.add(TicketEvent(ticket_id=ticket.id, kind="updated", note=note))
+            view = TicketView.of(ticket)
+            self.queue.publish(session, view, "updated")
+            return view
+
+    def set_status(self, ticket_id: int, status: str, actor: str, note: str = "") -> TicketView:
+        """Record a status change; a closed ticket stays closed."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            if ticket.status in CLOSED_STATUSES:
+                raise TicketClosed(f"ticket {ticket.number} is {ticket.status}")
+            ticket.status = status
+            ticket.updated_at = utcnow()
+            session.add(TicketEvent(ticket_id=ticket.id, kind="status", status=status,
+                                    actor=actor[:64], note=note))
+            view = TicketView.of(ticket)
+            if actor == "reporter":
+                self.queue.publish(session, view, "status")
+            return view
+
+    def get(self, ticket_id: int) -> TicketView:
+        """One ticket."""
+        with self.db.session() as session:
+            return TicketView.of(_get(session, ticket_id))
+
+    def events(self, ticket_id: int) -> list[dict[str, Any]]:
+        """A ticket's history, oldest first."""
+        with self.db.session() as session:
+            return [
+                {"kind": e.kind, "status": e.status, "actor": e.actor, "note": e.note,
+                 "at": e.created_at.isoformat()}
+                for e in _get(session, ticket_id).events
+            ]
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[TicketView]:
+        """Newest tickets first, optionally of one status."""
+        query = select(Ticket).order_by(Ticket.id.desc()).limit(limit)
+        if status:
+            query = query.where(Ticket.status == status)
+        with self.db.session() as session:
+            return [TicketView.of(t) for t in session.scalars(query)]
+
+    def open_for_conversation(self, conversation_id: int) -> TicketView | None:
+        """The conversation's newest ticket that is not closed."""
+        query = (
+            select(Ticket)
+            .where(Ticket.conversation_id == conversation_id)
+            .where(Ticket.status.not_in(CLOSED_STATUSES))
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        )
+        with self.db.session() as session:
+            ticket = session.scalars(query).first()
+            return TicketView.of(ticket) if ticket else None
+
+    def reporter(self, ticket_id: int) -> tuple[int, str, str]:
+        """(conversation id, channel, sender id) of the ticket's reporter."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            conversation = session.get_one(Conversation, ticket.conversation_id)
+            return conversation.id, conversation.channel, conversation.sender_id
+
+
+def _get(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise TicketNotFound(ticket_id)
+    return ticket
+
+
+def _apply(ticket: Ticket, details: TicketDetails) -> None:
+    if details.description:
+        ticket.description = (
+            f"{ticket.description}\n{details.description}".strip()
+            if ticket.description and details.description not in ticket.description
+            else ticket.description or details.description
+        )[-4000:]
+    if details.location_text:
+        ticket.location_text = details.location_text
+    if details.location:
+        ticket.location = details.location
+    if details.people_injured:
+        ticket.people_injured = details.people_injured
+    if details.cues:
+        ticket.cues = sorted(set(ticket.cues or []) | set(details.cues))
+    if set(ticket.cues or []) & CRITICAL_PRIORITY_CUES:
+        ticket.priority = "critical"

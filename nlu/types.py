@@ -1,0 +1,91 @@
+"""Typed values that leave the NLU: a parse result and a resolved location."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+LocationSource = Literal["gps", "geocoder", "gazetteer", "text"]
+
+
+@dataclass(frozen=True)
+class AdminArea:
+    """Administrative area names; any level may be unknown."""
+
+    province: str | None = None
+    regency: str | None = None
+    district: str | None = None
+    village: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an incident is: the reporter's words, a point if known, and its area.
+
+    `source` says where the point came from: `gps` (a pin), `geocoder` (Nominatim),
+    `gazetteer` (a region centroid: as precise as the region, no more) or `text`
+    (words only, no point). `precision` names the finest level the point stands for.
+    """
+
+    text: str | None
+    lat: float | None = None
+    lon: float | None = None
+    source: LocationSource = "text"
+    admin: AdminArea = field(default_factory=AdminArea)
+    precision: Literal["point", "village", "district", "regency", "province", "none"] = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parse-contract shape of this location."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Entity:
+    """An entity span; `start`/`end` index the original text."""
+
+    entity: str
+    value: str
+    start: int
+    end: int
+    confidence_entity: float
+    extractor: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Rasa's entity dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Label:
+    """A predicted label and its confidence."""
+
+    name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """One parsed message, in Rasa's /model/parse shape plus `language`,
+    `emergency_type`, `location` and `cues` (critical cues such as `not_breathing`)."""
+
+    text: str
+    language: str
+    intent: Label
+    intent_ranking: list[Label]
+    emergency_type: Label | None
+    entities: list[Entity]
+    location: Location | None
+    cues: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready parse contract."""
+        return {
+            "text": self.text,
+            "language": self.language,
+            "intent": asdict(self.intent),
+            "intent_ranking": [asdict(label) for label in self.intent_ranking],
+            "emergency_type": asdict(self.emergency_type) if self.emergency_type else None,
+            "entities": [e.to_dict() for e in self.entities],
+            "location": self.location.to_dict() if self.location else None,
+            "cues": list(self.cues),
+        }

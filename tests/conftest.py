@@ -1,0 +1,132 @@
+"""Fixtures that start real things: databases, a trained model, the app on a port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+
+from bot.models import Base
+from bot.settings import PROJECT_DIR, Settings
+from nlu.model import train
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+API_TOKEN = "test-dispatcher-token"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_server(name: str, host: str, port: int) -> None:
+    """Skip locally, fail in CI, when a server the test needs is not running."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not running on {host}:{port}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: a missing server is a failure)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained once per test session from the project's data and config."""
+    directory = tmp_path_factory.mktemp("models")
+    train(PROJECT_DIR, directory)
+    return directory
+
+
+def _fresh_postgres() -> str:
+    require_server("PostgreSQL", "127.0.0.1", 5432)
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text("SELECT 1"))
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind: a SQLite file and the machine's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sigap.db'}"
+    return _fresh_postgres()
+
+
+@pytest.fixture
+def settings(database_url: str, models_dir: Path) -> Settings:
+    """Settings of a test app: real database, trained model, one dispatcher token."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        models_dir=models_dir,
+        sigap_api_tokens=API_TOKEN,  # type: ignore[arg-type]
+        public_url="http://testserver",
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningApp:
+    """The real app served by uvicorn on a local port, in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        from bot.app import create_app
+
+        self.app = create_app(settings)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> RunningApp:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the app did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+    @property
+    def services(self):  # type: ignore[no-untyped-def]
+        """The app's services (database, ticket desk)."""
+        return self.app.state.services
+
+
+@pytest.fixture
+def running_app(settings: Settings) -> Iterator[RunningApp]:
+    """The app, started and stopped around a test."""
+    with RunningApp(settings) as app:
+        yield app
+
+
+@pytest.fixture
+def client(running_app: RunningApp) -> Iterator[httpx.Client]:
+    """An HTTP client of the running app."""
+    with httpx.Client(base_url=running_app.url, timeout=30) as http:
+        yield http
