@@ -72,8 +72,8 @@ async def get_ticket(ticket_id: int, svc: Svc, _who: Dispatcher) -> dict[str, An
 
 
 @router.post("/tickets/{ticket_id}/events", status_code=201)
-async def post_event(ticket_id: int, event: StatusEvent, svc: Svc,
-                     who: Dispatcher) -> dict[str, Any]:
+async def post_event(ticket_id: int, event: StatusEvent, svc: Svc, who: Dispatcher,
+                     request: Request) -> dict[str, Any]:
     """Change a ticket's status and tell the reporter in their language."""
     try:
         view = await asyncio.to_thread(svc.desk.set_status, ticket_id, event.status, who,
@@ -86,4 +86,5 @@ async def post_event(ticket_id: int, event: StatusEvent, svc: Svc,
     told = None
     if event.notify_reporter:
         told = (await asyncio.to_thread(tell_status, svc, view)).text
+        request.app.state.outbox.kick()
     return {"ticket": view.to_dict(), "told_reporter": told}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,11 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+import channels
 from bot import api
 from bot.conversations import Conversations
+from bot.outbox import Outbox
 from bot.services import Services, build_engine, build_services, set_current
 from bot.settings import Settings, get_settings
-from channels import rest
 from nlu.model import NLU
 
 log = logging.getLogger(__name__)
@@ -37,24 +39,32 @@ class BodyLimit(BaseHTTPMiddleware):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; the NLU model must exist for the current data (`sigap train`)."""
     settings = settings or get_settings()
+    plugins = channels.plugins(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
         set_current(services)
-        app.state.services = services
-        app.state.conversations = Conversations(services, nlu, build_engine(services))
-        recovered = await app.state.conversations.process_backlog()
+        outbox = Outbox(services.db, {p.name: p.sender for p in plugins if p.sender})
+        conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels)
+        conversations.on_replies.append(outbox.kick)
+        app.state.services, app.state.outbox = services, outbox
+        app.state.conversations = conversations
+        recovered = await conversations.process_backlog()
         if recovered:
             log.warning("processed %d messages left over from a previous run", recovered)
+        sending = asyncio.create_task(outbox.run())
         yield
+        await conversations.drain()
+        sending.cancel()
         set_current(None)
         services.db.dispose()
 
     app = FastAPI(title="Sigap 112", lifespan=lifespan)
     app.add_middleware(BodyLimit)
-    app.include_router(rest.router)
+    for plugin in plugins:
+        app.include_router(plugin.router)
     app.include_router(api.router)
 
     @app.get("/healthz")

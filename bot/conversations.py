@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -25,12 +26,19 @@ log = logging.getLogger(__name__)
 class Conversations:
     """The path of a message through the core: persist, order, understand, answer."""
 
-    def __init__(self, services: Services, nlu: NLU, engine: Engine) -> None:
+    def __init__(
+        self, services: Services, nlu: NLU, engine: Engine,
+        push_channels: frozenset[str] = frozenset(),
+    ) -> None:
         self.services = services
         self.db = services.db
         self.nlu = nlu
         self.engine = engine
         self.locks = ConversationLocks()
+        # Replies on these channels go through the outbox (written with the turn).
+        self.push_channels = push_channels
+        self._background: set[asyncio.Task[None]] = set()
+        self.on_replies: list[Callable[[], None]] = []
 
     async def receive(self, message: InboundMessage) -> Accepted:
         """Commit the message (before any answer to the provider); recognise retries."""
@@ -51,6 +59,28 @@ class Conversations:
                 await self._process_one(message_id)
         return await asyncio.to_thread(self._replies_to, accepted.message_id)
 
+    async def accept(self, message: InboundMessage) -> Accepted:
+        """Commit the message and process it in the background (webhooks answer at once)."""
+        accepted = await self.receive(message)
+        if not accepted.duplicate:
+            task = asyncio.create_task(self._process_quietly(accepted))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return accepted
+
+    async def _process_quietly(self, accepted: Accepted) -> None:
+        try:
+            await self.process(accepted)
+        except Exception:  # stays unprocessed in the database; the backlog pass retries it
+            log.exception("processing message %s failed", accepted.message_id)
+        for callback in self.on_replies:
+            callback()
+
+    async def drain(self) -> None:
+        """Wait for background processing to finish (shutdown, tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
     async def process_backlog(self) -> int:
         """Process messages stored but never processed (after a crash); returns how many."""
         ids = await asyncio.to_thread(self._unprocessed_ids)
@@ -64,11 +94,11 @@ class Conversations:
             rows = session.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.conversation_id == conversation_id)
-                .where(OutboxMessage.sent_at.is_(None))
+                .where(OutboxMessage.status == "pending")
                 .order_by(OutboxMessage.id)
             ).all()
             for row in rows:
-                row.sent_at = utcnow()
+                row.status, row.sent_at = "sent", utcnow()
                 row.attempts += 1
             return [OutboundMessage(r.text, custom=dict(r.payload)) for r in rows]
 
@@ -189,6 +219,7 @@ class Conversations:
             conversation.language = str(state.slots.get("user_language") or "id")
             conversation.updated_at = utcnow()
             session.get_one(Message, message_id).processed_at = utcnow()
+            push = conversation.channel in self.push_channels
             for reply in replies:
                 out = OutboundMessage.of(reply)
                 payload = {k: v for k, v in out.to_dict().items() if k != "text"}
@@ -196,6 +227,11 @@ class Conversations:
                     conversation_id=conversation_id, channel=conversation.channel,
                     direction="out", text=out.text, reply_to_id=message_id, payload=payload,
                 ))
+                if push:
+                    session.add(OutboxMessage(
+                        conversation_id=conversation_id, channel=conversation.channel,
+                        text=out.text, payload=payload,
+                    ))
 
 
 def _payload(message: InboundMessage) -> dict[str, Any]:

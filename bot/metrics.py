@@ -11,3 +11,7 @@ PARSE_SECONDS = Histogram(
     "sigap_nlu_parse_seconds", "NLU parse time",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5),
 )
+OUTBOX_SENT = Counter("sigap_outbox_sent_total", "Outbound messages handed to a provider", ["channel"])
+OUTBOX_FAILED = Counter(
+    "sigap_outbox_failed_total", "Outbound messages given up after retries", ["channel"]
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -17,7 +17,11 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     """Declarative base of every Sigap table."""
 
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: DateTime(timezone=True),
+    }
 
 
 class Conversation(Base):
@@ -120,16 +124,28 @@ class DispatchItem(Base):
 
 
 class OutboxMessage(Base):
-    """A message to a reporter that is not an immediate reply (e.g. a status change)."""
+    """A message to a reporter, kept until the provider took it (or it finally failed).
+
+    Push channels (Telegram, WhatsApp, SMS) send every reply through here; pull channels
+    (REST, shell) collect status notices from here with their next request.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "conversation_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        Index("ix_outbox_conversation", "conversation_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
+    channel: Mapped[str] = mapped_column(String(32), default="")
     text: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    provider_message_id: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
+    delivery_status: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)

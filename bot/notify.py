@@ -22,7 +22,7 @@ def tell_status(services: Services, ticket: TicketView) -> OutboundMessage:
         )
         message = OutboundMessage.of(reply)
         session.add(OutboxMessage(
-            conversation_id=conversation_id, text=message.text,
+            conversation_id=conversation_id, channel=channel, text=message.text,
             payload={"ticket_id": ticket.id, "status": ticket.status},
         ))
     return message

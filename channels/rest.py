@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.messages import InboundMessage
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from channels import ChannelPlugin
 
 CHANNEL = "rest"
 router = APIRouter()
@@ -41,6 +45,13 @@ class RestMessage(BaseModel):
         if not self.message.strip() and self.metadata.location is None:
             raise ValueError("a message needs text or a location")
         return self
+
+
+def plugin(_settings: Settings) -> ChannelPlugin:
+    """The REST channel: a pull channel, replies come back in the HTTP response."""
+    from channels import ChannelPlugin
+
+    return ChannelPlugin(CHANNEL, router)
 
 
 def to_inbound(body: RestMessage) -> InboundMessage:

@@ -1,0 +1,149 @@
+"""The outbox: every message to a reporter on a push channel is sent from here, with retries.
+
+A reply is written to the outbox in the same transaction that records the turn, so a crash
+or a provider outage never loses it. One conversation's messages leave in order: while its
+oldest pending message waits for a retry, the younger ones wait too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+
+from bot.database import Database
+from bot.messages import OutboundMessage
+from bot.metrics import OUTBOX_FAILED, OUTBOX_SENT
+from bot.models import Conversation, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 300.0
+
+
+class DeliveryError(Exception):
+    """A send failed; `retryable` says whether trying again can help."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ChannelSender(Protocol):
+    """What a push channel offers the outbox."""
+
+    channel: str
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str | None:
+        """Send one message; return the provider's message id. Raise DeliveryError."""
+
+
+@dataclass(frozen=True)
+class _Due:
+    id: int
+    conversation_id: int
+    channel: str
+    recipient: str
+    message: OutboundMessage
+
+
+class Outbox:
+    """Sends due outbox rows through their channel and records the outcome."""
+
+    def __init__(self, db: Database, senders: dict[str, ChannelSender]) -> None:
+        self.db = db
+        self.senders = senders
+        self._wake = asyncio.Event()
+
+    @property
+    def push_channels(self) -> frozenset[str]:
+        """Channels whose replies go through the outbox."""
+        return frozenset(self.senders)
+
+    def kick(self) -> None:
+        """Deliver now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, poll_seconds: float = 1.0) -> None:
+        """Deliver forever (until cancelled)."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:  # the loop must outlive a database hiccup
+                log.exception("outbox pass failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def deliver_due(self) -> int:
+        """One pass over due messages; returns how many were sent."""
+        sent = 0
+        for due in await asyncio.to_thread(self._due):
+            sender = self.senders.get(due.channel)
+            if sender is None:
+                continue
+            try:
+                provider_id = await sender.send(due.recipient, due.message)
+            except DeliveryError as error:
+                await asyncio.to_thread(self._failed, due.id, str(error), error.retryable)
+                continue
+            await asyncio.to_thread(self._sent, due.id, provider_id)
+            OUTBOX_SENT.labels(due.channel).inc()
+            sent += 1
+        return sent
+
+    def _due(self) -> list[_Due]:
+        now = utcnow()
+        with self.db.session() as session:
+            rows = session.execute(
+                select(OutboxMessage, Conversation.sender_id)
+                .join(Conversation, Conversation.id == OutboxMessage.conversation_id)
+                .where(OutboxMessage.status == "pending")
+                .where(OutboxMessage.channel.in_(list(self.senders)))
+                .order_by(OutboxMessage.id)
+                .limit(500)
+            ).all()
+            due, waiting = [], set()
+            for row, recipient in rows:
+                if row.conversation_id in waiting:
+                    continue
+                waiting.add(row.conversation_id)  # only the oldest of a conversation
+                if _aware(row.next_attempt_at) <= now:
+                    message = OutboundMessage.of({"text": row.text, **row.payload})
+                    due.append(_Due(row.id, row.conversation_id, row.channel, recipient, message))
+            return due
+
+    def _sent(self, outbox_id: int, provider_id: str | None) -> None:
+        with self.db.session() as session:
+            row = session.get_one(OutboxMessage, outbox_id)
+            row.status, row.sent_at = "sent", utcnow()
+            row.attempts += 1
+            row.provider_message_id = provider_id
+
+    def _failed(self, outbox_id: int, error: str, retryable: bool) -> None:
+        with self.db.session() as session:
+            row = session.get_one(OutboxMessage, outbox_id)
+            row.attempts += 1
+            row.last_error = error[:1000]
+            if retryable and row.attempts < MAX_ATTEMPTS:
+                delay = min(FIRST_RETRY_SECONDS * 2 ** (row.attempts - 1), MAX_RETRY_SECONDS)
+                row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                log.warning("outbox %s: attempt %s failed, retry in %.0f s", row.id, row.attempts, delay)
+                return
+            row.status = "failed"
+            OUTBOX_FAILED.labels(row.channel).inc()
+            # Operators see failed messages in the console and /api/outbox?status=failed.
+            log.error("outbox %s: gave up after %s attempts: %s", row.id, row.attempts, error)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
