@@ -43,8 +43,10 @@ async def open_ticket(tracker: Tracker) -> TicketView | None:
 
 def details(tracker: Tracker, **overrides: Any) -> TicketDetails:
     """Ticket details from the tracker's slots and the latest message."""
+    latest = tracker.latest_message or {}
     values: dict[str, Any] = {
-        "description": (tracker.latest_message or {}).get("text") or "",
+        "description": latest.get("text") or "",
+        "attachments": tuple((latest.get("metadata") or {}).get("media") or ()),
         "location_text": tracker.get_slot("location"),
         "location": tracker.get_slot("location_detail"),
         "people_injured": tracker.get_slot("people_injured"),

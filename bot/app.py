@@ -46,7 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = build_services(settings)
         nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
         set_current(services)
-        outbox = Outbox(services.db, {p.name: p.sender for p in plugins if p.sender})
+        outbox = Outbox(
+            services.db, {p.name: p.sender for p in plugins if p.sender},
+            settings.outbox_first_retry_seconds,
+        )
         conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels)
         conversations.on_replies.append(outbox.kick)
         app.state.services, app.state.outbox = services, outbox

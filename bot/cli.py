@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--once", action="store_true", help="exit when the queue is empty")
     listen.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     listen.set_defaults(handler=_dispatch_listen)
+
+    import channels
+
+    channels.add_commands(commands)
     return parser
 
 

@@ -78,6 +78,8 @@ class Ticket(Base):
     location: Mapped[dict[str, Any]] = mapped_column(default=dict)
     people_injured: Mapped[str | None] = mapped_column(Text, default=None)
     cues: Mapped[list[Any]] = mapped_column(default=list)
+    # Photos and other media the reporter sent: provider references, not the files.
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="id")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

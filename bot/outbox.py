@@ -56,9 +56,13 @@ class _Due:
 class Outbox:
     """Sends due outbox rows through their channel and records the outcome."""
 
-    def __init__(self, db: Database, senders: dict[str, ChannelSender]) -> None:
+    def __init__(
+        self, db: Database, senders: dict[str, ChannelSender],
+        first_retry_seconds: float = FIRST_RETRY_SECONDS,
+    ) -> None:
         self.db = db
         self.senders = senders
+        self.first_retry_seconds = first_retry_seconds
         self._wake = asyncio.Event()
 
     @property
@@ -100,6 +104,17 @@ class Outbox:
             sent += 1
         return sent
 
+    def record_delivery(self, provider_message_id: str, status: str) -> bool:
+        """Record a provider's delivery report; False when the id is not ours."""
+        with self.db.session() as session:
+            row = session.scalars(
+                select(OutboxMessage).where(OutboxMessage.provider_message_id == provider_message_id)
+            ).first()
+            if row is None:
+                return False
+            row.delivery_status = status[:32]
+            return True
+
     def _due(self) -> list[_Due]:
         now = utcnow()
         with self.db.session() as session:
@@ -134,7 +149,7 @@ class Outbox:
             row.attempts += 1
             row.last_error = error[:1000]
             if retryable and row.attempts < MAX_ATTEMPTS:
-                delay = min(FIRST_RETRY_SECONDS * 2 ** (row.attempts - 1), MAX_RETRY_SECONDS)
+                delay = min(self.first_retry_seconds * 2 ** (row.attempts - 1), MAX_RETRY_SECONDS)
                 row.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 log.warning("outbox %s: attempt %s failed, retry in %.0f s", row.id, row.attempts, delay)
                 return

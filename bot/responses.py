@@ -58,4 +58,6 @@ def render(
     message: dict[str, Any] = {"text": fill(variant.get("text", ""), values)}
     if variant.get("buttons"):
         message["buttons"] = variant["buttons"]
+    if variant.get("custom"):
+        message["custom"] = variant["custom"]
     return message

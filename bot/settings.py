@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     # A conversation quiet for longer than this starts a new session (minutes).
     session_expiration_minutes: int = 60
     max_message_chars: int = 4096
+    # First retry of a failed send; each further retry waits twice as long.
+    outbox_first_retry_seconds: float = 1.0
 
     def api_tokens(self) -> set[str]:
         """The configured dispatcher API tokens."""

@@ -45,6 +45,7 @@ class TicketView:
     location: dict[str, Any]
     people_injured: str | None
     cues: list[str]
+    attachments: list[str]
     description: str
     language: str
     created_at: str
@@ -65,6 +66,7 @@ class TicketView:
             location=dict(ticket.location or {}),
             people_injured=ticket.people_injured,
             cues=list(ticket.cues),
+            attachments=list(ticket.attachments or []),
             description=ticket.description,
             language=ticket.language,
             created_at=ticket.created_at.isoformat(),
@@ -85,6 +87,7 @@ class TicketDetails:
     location: dict[str, Any] | None = None
     people_injured: str | None = None
     cues: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
 
 
 class TicketDesk:
@@ -211,6 +214,8 @@ def _apply(ticket: Ticket, details: TicketDetails) -> None:
         ticket.location = details.location
     if details.people_injured:
         ticket.people_injured = details.people_injured
+    if details.attachments:
+        ticket.attachments = list(dict.fromkeys([*(ticket.attachments or []), *details.attachments]))
     if details.cues:
         ticket.cues = sorted(set(ticket.cues or []) | set(details.cues))
     if set(ticket.cues or []) & CRITICAL_PRIORITY_CUES:

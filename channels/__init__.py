@@ -5,7 +5,9 @@ Adding a channel means adding a module and one line in `plugins`; bot/ stays unt
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+from types import ModuleType
 
 from fastapi import APIRouter
 
@@ -22,8 +24,21 @@ class ChannelPlugin:
     sender: ChannelSender | None = None
 
 
-def plugins(settings: Settings) -> list[ChannelPlugin]:
-    """The channels this process serves (a push channel only when it is configured)."""
+def _modules() -> list[ModuleType]:
     from channels import rest
 
-    return [rest.plugin(settings)]
+    return [rest]
+
+
+def plugins(settings: Settings) -> list[ChannelPlugin]:
+    """The channels this process serves (a push channel only when it is configured)."""
+    found = [module.plugin(settings) for module in _modules()]
+    return [plugin for plugin in found if plugin is not None]
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Let channels add their own `sigap` subcommands (e.g. `sigap telegram set-webhook`)."""
+    for module in _modules():
+        register = getattr(module, "add_commands", None)
+        if register:
+            register(commands)

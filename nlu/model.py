@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,13 @@ PIPELINE_VERSION = "1"
 DISMISSIVE_INTENTS = frozenset({"non_emergency", "prank_or_test", "out_of_scope", "greet", "thanks"})
 # Intents after which an emergency type is worth reporting (a type may ride on details).
 TYPED_INTENTS = frozenset({"report_emergency", "provide_info"})
+
+
+# Rasa's button payload syntax: "/affirm". Only intents of the taxonomy are accepted.
+_INTENT_PAYLOAD = re.compile(
+    r"/(report_emergency|non_emergency|prank_or_test|greet|ask_status|cancel_report|"
+    r"provide_location|provide_info|affirm|deny|thanks|out_of_scope)"
+)
 
 
 class ModelMissing(FileNotFoundError):
@@ -123,6 +131,8 @@ class NLU:
 
     def parse(self, text: str, gps: tuple[float, float] | None = None) -> ParseResult:
         """Language, intent, emergency type, entities, critical cues and location."""
+        if _INTENT_PAYLOAD.fullmatch(text.strip()):
+            return self._payload(text.strip())
         normalised = normalise(text)
         if not normalised.tokens:
             return _empty(text)
@@ -155,6 +165,12 @@ class NLU:
             return None
         result: Location | None = self.resolver(place, lat, lon)
         return result
+
+
+    def _payload(self, text: str) -> ParseResult:
+        """Rasa's `/intent` payload (a tapped button, a channel command): no guessing."""
+        label = Label(text[1:], 1.0)
+        return ParseResult(text, "id", label, [label], None, [], None, [])
 
 
 def _safety_bias(intents: list[tuple[str, float]], cues: list[str], threshold: float) -> Label:
