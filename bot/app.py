@@ -17,7 +17,7 @@ import channels
 from bot import api
 from bot.conversations import Conversations
 from bot.outbox import Outbox
-from bot.services import Services, build_engine, build_services, set_current
+from bot.services import Services, build_engine, build_locks, build_services, set_current
 from bot.settings import Settings, get_settings
 from nlu.model import NLU
 
@@ -50,17 +50,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.db, {p.name: p.sender for p in plugins if p.sender},
             settings.outbox_first_retry_seconds,
         )
-        conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels)
+        locks = build_locks(settings)
+        conversations = Conversations(
+            services, nlu, build_engine(services), outbox.push_channels, locks
+        )
         conversations.on_replies.append(outbox.kick)
         app.state.services, app.state.outbox = services, outbox
         app.state.conversations = conversations
         recovered = await conversations.process_backlog()
         if recovered:
             log.warning("processed %d messages left over from a previous run", recovered)
-        sending = asyncio.create_task(outbox.run())
+        tasks = [asyncio.create_task(outbox.run())] + [
+            asyncio.create_task(p.background(conversations, outbox)) for p in plugins if p.background
+        ]
         yield
         await conversations.drain()
-        sending.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await locks.close()
         set_current(None)
         services.db.dispose()
 

@@ -130,9 +130,9 @@ def _nlu_test(args: argparse.Namespace) -> int:
 
 
 def _dispatch_listen(args: argparse.Namespace) -> int:
-    from bot.services import build_services
+    from bot.services import build_dispatch_queue, build_services
 
-    queue = build_services(get_settings()).desk.queue
+    queue = build_dispatch_queue(build_services(get_settings()))
     while True:
         deliveries = queue.pending(args.agency)
         for delivery in deliveries:

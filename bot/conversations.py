@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.engine import Engine, Turn
-from bot.locks import ConversationLocks
+from bot.locks import ConversationLocks, MemoryLocks
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import MESSAGES_IN, PARSE_SECONDS
 from bot.models import Conversation, Message, OutboxMessage, utcnow
@@ -29,12 +29,13 @@ class Conversations:
     def __init__(
         self, services: Services, nlu: NLU, engine: Engine,
         push_channels: frozenset[str] = frozenset(),
+        locks: ConversationLocks | None = None,
     ) -> None:
         self.services = services
         self.db = services.db
         self.nlu = nlu
         self.engine = engine
-        self.locks = ConversationLocks()
+        self.locks = locks or MemoryLocks()
         # Replies on these channels go through the outbox (written with the turn).
         self.push_channels = push_channels
         self._background: set[asyncio.Task[None]] = set()

@@ -1,11 +1,14 @@
-"""The embedded dispatch queue: a table in the same database as the tickets.
+"""The dispatch queue: each ticket change, per agency, until the agency acknowledges it.
 
-A change is queued in the same transaction that changes the ticket, so a ticket is
-never stored without its dispatch notice (nor the other way round).
+Every notice is first written to a table in the same transaction that changes the ticket,
+so a ticket is never stored without its notice. `TableDispatchQueue` serves agencies from
+that table (embedded default); `RedisDispatchQueue` (bot/dispatch_redis.py) relays the
+table to Redis Streams with a consumer group per agency (production).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,27 +24,40 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A queued notice for one agency."""
+    """A queued notice for one agency; `id` is what `ack` takes."""
 
-    id: int
+    id: str
     agency: str
     payload: dict[str, Any]
 
 
-class TableDispatchQueue:
-    """Publish ticket changes per agency; agencies fetch and acknowledge them."""
+def publish(session: Session, ticket: TicketView, change: str) -> None:
+    """Record a notice of `change` for each of the ticket's agencies, in `session`."""
+    for agency in ticket.agencies:
+        payload = {"change": change, "agency": agency, "ticket": ticket.to_dict()}
+        session.add(DispatchItem(agency=agency, ticket_id=ticket.id, payload=payload))
+
+
+class DispatchQueue(ABC):
+    """What an agency's listener uses."""
+
+    @abstractmethod
+    def pending(self, agency: str, limit: int = 100) -> list[Delivery]:
+        """Notices not yet acknowledged by the agency, oldest first."""
+
+    @abstractmethod
+    def ack(self, agency: str, ids: list[str]) -> int:
+        """Acknowledge notices; returns how many were newly acknowledged."""
+
+
+class TableDispatchQueue(DispatchQueue):
+    """Agencies read the notice table directly."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def publish(self, session: Session, ticket: TicketView, change: str) -> None:
-        """Queue a notice of `change` for each of the ticket's agencies, in `session`."""
-        for agency in ticket.agencies:
-            payload = {"change": change, "agency": agency, "ticket": ticket.to_dict()}
-            session.add(DispatchItem(agency=agency, ticket_id=ticket.id, payload=payload))
-
     def pending(self, agency: str, limit: int = 100) -> list[Delivery]:
-        """Unacknowledged notices of an agency, oldest first."""
+        """Notices not yet acknowledged by the agency, oldest first."""
         query = (
             select(DispatchItem)
             .where(DispatchItem.agency == agency, DispatchItem.acked_at.is_(None))
@@ -49,17 +65,22 @@ class TableDispatchQueue:
             .limit(limit)
         )
         with self.db.session() as session:
-            return [Delivery(i.id, i.agency, dict(i.payload)) for i in session.scalars(query)]
+            return [Delivery(str(i.id), i.agency, dict(i.payload)) for i in session.scalars(query)]
 
-    def ack(self, agency: str, ids: list[int]) -> int:
+    def ack(self, agency: str, ids: list[str]) -> int:
         """Acknowledge notices; returns how many were newly acknowledged."""
-        if not ids:
-            return 0
-        with self.db.session() as session:
-            result = session.execute(
-                update(DispatchItem)
-                .where(DispatchItem.agency == agency, DispatchItem.id.in_(ids))
-                .where(DispatchItem.acked_at.is_(None))
-                .values(acked_at=utcnow())
-            )
-            return int(getattr(result, "rowcount", 0) or 0)
+        return mark_acked(self.db, agency, [int(i) for i in ids])
+
+
+def mark_acked(db: Database, agency: str, item_ids: list[int]) -> int:
+    """Set acked_at on notice rows of an agency."""
+    if not item_ids:
+        return 0
+    with db.session() as session:
+        result = session.execute(
+            update(DispatchItem)
+            .where(DispatchItem.agency == agency, DispatchItem.id.in_(item_ids))
+            .where(DispatchItem.acked_at.is_(None))
+            .values(acked_at=utcnow())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

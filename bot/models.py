@@ -122,6 +122,8 @@ class DispatchItem(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the notice was copied to a Redis stream (production queue).
+    relayed_at: Mapped[datetime | None] = mapped_column(default=None)
     acked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from rasa_sdk.executor import ActionExecutor
 
 from bot.database import Database
+from bot.dispatch import DispatchQueue, TableDispatchQueue
 from bot.domain import Domain
 from bot.engine import Engine
+from bot.locks import ConversationLocks, MemoryLocks
 from bot.routing import Routing
 from bot.rules import Rules
 from bot.settings import Settings, get_settings
@@ -59,6 +61,24 @@ def build_engine(services: Services) -> Engine:
     executor.register_package("actions")
     rules = Rules.load(services.settings.project_dir / "data" / "rules.yml")
     return Engine(services.domain, rules, executor)
+
+
+def build_locks(settings: Settings) -> ConversationLocks:
+    """Redis locks when REDIS_URL is set (several processes), else in-process ones."""
+    if settings.redis_url:
+        from bot.locks_redis import RedisLocks
+
+        return RedisLocks(settings.redis_url)
+    return MemoryLocks()
+
+
+def build_dispatch_queue(services: Services) -> DispatchQueue:
+    """Redis Streams when REDIS_URL is set, else the notice table itself."""
+    if services.settings.redis_url:
+        from bot.dispatch_redis import RedisDispatchQueue
+
+        return RedisDispatchQueue(services.db, services.settings.redis_url)
+    return TableDispatchQueue(services.db)
 
 
 _current: Services | None = None

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.database import Database
-from bot.dispatch import TableDispatchQueue
+from bot.dispatch import publish
 from bot.models import Conversation, Ticket, TicketEvent, utcnow
 from bot.routing import Routing
 
@@ -96,7 +96,6 @@ class TicketDesk:
     def __init__(self, db: Database, routing: Routing) -> None:
         self.db = db
         self.routing = routing
-        self.queue = TableDispatchQueue(db)
 
     def open(
         self, conversation_id: int, emergency_type: str, language: str, details: TicketDetails
@@ -115,7 +114,7 @@ class TicketDesk:
             session.flush()
             session.add(TicketEvent(ticket_id=ticket.id, kind="created", note=emergency_type))
             view = TicketView.of(ticket)
-            self.queue.publish(session, view, "created")
+            publish(session, view, "created")
             return view
 
     def update(
@@ -131,7 +130,7 @@ class TicketDesk:
             note = f"+{extra_type}" if extra_type and extra_type != ticket.emergency_type else ""
             session.add(TicketEvent(ticket_id=ticket.id, kind="updated", note=note))
             view = TicketView.of(ticket)
-            self.queue.publish(session, view, "updated")
+            publish(session, view, "updated")
             return view
 
     def set_status(self, ticket_id: int, status: str, actor: str, note: str = "") -> TicketView:
@@ -148,7 +147,7 @@ class TicketDesk:
                                     actor=actor[:64], note=note))
             view = TicketView.of(ticket)
             if actor == "reporter":
-                self.queue.publish(session, view, "status")
+                publish(session, view, "status")
             return view
 
     def get(self, ticket_id: int) -> TicketView:

@@ -6,13 +6,19 @@ Adding a channel means adding a module and one line in `plugins`; bot/ stays unt
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 
-from bot.outbox import ChannelSender
+from bot.outbox import ChannelSender, Outbox
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.conversations import Conversations
 
 
 @dataclass(frozen=True)
@@ -22,12 +28,15 @@ class ChannelPlugin:
     name: str
     router: APIRouter
     sender: ChannelSender | None = None
+    # A task the channel runs beside the app (an SMPP link, long polling), until cancelled.
+    background: Callable[[Conversations, Outbox], Coroutine[Any, Any, None]] | None = None
+
+
+CHANNEL_MODULES: tuple[str, ...] = ("rest",)
 
 
 def _modules() -> list[ModuleType]:
-    from channels import rest
-
-    return [rest]
+    return [importlib.import_module(f"channels.{name}") for name in CHANNEL_MODULES]
 
 
 def plugins(settings: Settings) -> list[ChannelPlugin]:

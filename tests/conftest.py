@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from redis import Redis
 from sqlalchemy import create_engine, text
 
 from bot.models import Base
@@ -68,12 +69,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return _fresh_postgres()
 
 
+def _fresh_redis() -> str:
+    require_server("Redis", "127.0.0.1", 6379)
+    client = Redis.from_url(REDIS_URL)
+    client.flushdb()
+    client.close()
+    return REDIS_URL
+
+
 @pytest.fixture
-def settings(database_url: str, models_dir: Path) -> Settings:
+def redis_url(database_url: str) -> str | None:
+    """The production pairing: PostgreSQL runs with Redis, the SQLite file without."""
+    return _fresh_redis() if database_url.startswith("postgresql") else None
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None, models_dir: Path) -> Settings:
     """Settings of a test app: real database, trained model, one dispatcher token."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,
+        redis_url=redis_url,
         models_dir=models_dir,
         sigap_api_tokens=API_TOKEN,  # type: ignore[arg-type]
         public_url="http://testserver",

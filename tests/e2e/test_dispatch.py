@@ -16,8 +16,10 @@ from tests.conftest import RunningApp
 from tests.e2e.conversation import Reporter, tickets
 
 
-def _listen(database_url: str, agency: str) -> list[dict]:
+def _listen(database_url: str, redis_url: str | None, agency: str) -> list[dict]:
     env = {**os.environ, "DATABASE_URL": database_url}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     done = subprocess.run(
         [sys.executable, "-m", "bot", "dispatch", "listen", "--agency", agency, "--once"],
         env=env, capture_output=True, text=True, timeout=120, check=True,
@@ -26,16 +28,16 @@ def _listen(database_url: str, agency: str) -> list[dict]:
 
 
 def test_a_silent_reporter_still_has_a_dispatched_ticket_that_listeners_receive_once(
-    client: httpx.Client, running_app: RunningApp, database_url: str
+    client: httpx.Client, running_app: RunningApp, database_url: str, redis_url: str | None
 ) -> None:
     # One message, then silence: no place, no answer to the questions.
     Reporter(client, "silent").say("tolong ada yang kebakaran rumah")
     [ticket] = tickets(running_app.services)
-    notices = _listen(database_url, "fire_rescue")
+    notices = _listen(database_url, redis_url, "fire_rescue")
     assert [n["ticket"]["number"] for n in notices] == [ticket.number]
     assert notices[0]["change"] == "created"
     assert notices[0]["ticket"]["emergency_type"] == "fire"
-    assert _listen(database_url, "fire_rescue") == []  # acknowledged: not sent twice
+    assert _listen(database_url, redis_url, "fire_rescue") == []  # acknowledged: not sent twice
     with running_app.services.db.session() as session:
         pending = session.scalars(
             select(DispatchItem).where(DispatchItem.acked_at.is_(None))
