@@ -96,6 +96,7 @@ class Conversations:
                 select(OutboxMessage)
                 .where(OutboxMessage.conversation_id == conversation_id)
                 .where(OutboxMessage.status == "pending")
+                .where(OutboxMessage.next_attempt_at <= utcnow())
                 .order_by(OutboxMessage.id)
             ).all()
             for row in rows:
@@ -105,26 +106,35 @@ class Conversations:
 
     # -- storage (blocking; run in a thread) ----------------------------------
     def _store(self, message: InboundMessage) -> Accepted:
-        try:
-            with self.db.session() as session:
-                conversation = self._conversation(session, message)
-                row = Message(
-                    conversation_id=conversation.id,
-                    channel=message.channel,
-                    direction="in",
-                    text=message.text,
-                    provider_message_id=message.provider_message_id,
-                    payload=_payload(message),
-                    created_at=message.received_at,
-                )
-                session.add(row)
-                session.flush()
-                MESSAGES_IN.labels(message.channel).inc()
-                return Accepted(row.id, conversation.id, duplicate=False)
-        except IntegrityError:
-            return self._duplicate(message)
+        # Two first messages of a new reporter race to create the conversation row: the
+        # loser finds it on its second try.
+        for _attempt in range(3):
+            try:
+                return self._insert(message)
+            except IntegrityError:
+                duplicate = self._duplicate(message)
+                if duplicate is not None:
+                    return duplicate
+        raise RuntimeError("could not store the message after three attempts")
 
-    def _duplicate(self, message: InboundMessage) -> Accepted:
+    def _insert(self, message: InboundMessage) -> Accepted:
+        with self.db.session() as session:
+            conversation = self._conversation(session, message)
+            row = Message(
+                conversation_id=conversation.id,
+                channel=message.channel,
+                direction="in",
+                text=message.text,
+                provider_message_id=message.provider_message_id,
+                payload=_payload(message),
+                created_at=message.received_at,
+            )
+            session.add(row)
+            session.flush()
+            MESSAGES_IN.labels(message.channel).inc()
+            return Accepted(row.id, conversation.id, duplicate=False)
+
+    def _duplicate(self, message: InboundMessage) -> Accepted | None:
         with self.db.session() as session:
             row = session.scalars(
                 select(Message).where(
@@ -132,8 +142,8 @@ class Conversations:
                     Message.provider_message_id == message.provider_message_id,
                 )
             ).first()
-            if row is None:  # lost a race on the conversation row: store again
-                raise RuntimeError("conversation race") from None
+            if row is None:
+                return None
             log.info("retry of %s message %s recognised", message.channel, row.id)
             return Accepted(row.id, row.conversation_id, duplicate=True)
 

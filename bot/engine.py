@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 INTERRUPTING_INTENTS = frozenset({"ask_status", "cancel_report"})
 # Slots a new session keeps: the reporter's language does not change with time.
 SESSION_CARRIED_SLOTS = ("user_language",)
+# A reporter who sends a stop word (hiding from an attacker) gets no more messages until
+# they write again; replies to a reporter in danger make no sound where the channel allows.
+SILENCED_SLOT = "silenced"
+QUIET_SLOT = "quiet_mode"
 # Actions may chain follow-up actions; a chain longer than this is a bug.
 MAX_FOLLOWUPS = 5
 
@@ -148,6 +152,8 @@ class _TurnRun:
     # -- policy -------------------------------------------------------------
     async def decide(self) -> None:
         """Continue the active form, or follow the rule for the intent."""
+        if self.state.slots.get(SILENCED_SLOT) and SILENCED_SLOT in self.filled:
+            return  # the reporter asked the bot to stop writing: nothing else this turn
         form = self.state.active_loop
         if form and self.filled & set(self.domain.forms[form]) and (
             self.intent not in INTERRUPTING_INTENTS
@@ -192,15 +198,20 @@ class _TurnRun:
         missing = [s for s in self.domain.forms[form] if self.state.slots.get(s) is None]
         if missing:
             self._set("requested_slot", missing[0])
-            self.ask(form, missing[0])
+            await self.ask(form, missing[0])
             return
         self._set("requested_slot", None)
         self.state.apply({"event": "active_loop", "name": None})
         for action in self.engine.rules.on_form_complete.get(form, []):
             await self.run_step_action(action)
 
-    def ask(self, form: str, slot: str) -> None:
-        """Ask for a slot with utter_ask_<form>_<slot> or utter_ask_<slot>."""
+    async def ask(self, form: str, slot: str) -> None:
+        """Ask for a slot, in Rasa's order: action_ask_<form>_<slot>, action_ask_<slot>,
+        utter_ask_<form>_<slot>, utter_ask_<slot>."""
+        for name in (f"action_ask_{form}_{slot}", f"action_ask_{slot}"):
+            if name in self.domain.actions:
+                await self.run_action(name)
+                return
         for name in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"):
             if name in self.domain.responses:
                 self.utter(name)
@@ -247,6 +258,16 @@ class _TurnRun:
                 return
             await self.run_step_action(followup)
 
+    def _emit(self, reply: dict[str, Any], name: str | None = None) -> None:
+        """Record and queue a reply, unless the reporter silenced the bot."""
+        silenced = bool(self.state.slots.get(SILENCED_SLOT))
+        if self.state.slots.get(QUIET_SLOT):
+            reply["custom"] = {**reply.get("custom", {}), "quiet": True}
+        metadata = {"utter": name, "suppressed": silenced}
+        self.state.apply({"event": "bot", "text": reply["text"], "metadata": metadata})
+        if not silenced:
+            self.replies.append(reply)
+
     def _message(self, message: dict[str, Any]) -> None:
         name = message.get("response")
         if name:
@@ -258,13 +279,12 @@ class _TurnRun:
                 reply["buttons"] = message["buttons"]
             if message.get("custom"):
                 reply["custom"] = message["custom"]
-            self.replies.append(reply)
+            self._emit(reply)
 
     def utter(self, name: str, extra: dict[str, Any] | None = None) -> None:
         """Add a domain response, chosen for the channel and the slots."""
         reply = render(self.domain.responses, name, self.state.slots, self.turn.channel, extra)
-        self.state.apply({"event": "bot", "text": reply["text"], "metadata": {"utter": name}})
-        self.replies.append(reply)
+        self._emit(reply, name)
 
 
 _SDK_MESSAGE_KEYS = frozenset(

@@ -143,6 +143,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
     channel: Mapped[str] = mapped_column(String(32), default="")
+    # reply (to a message) | notice (a status change) | reminder (scheduled guidance)
+    kind: Mapped[str] = mapped_column(String(10), default="reply")
     text: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from bot import reminders
 from bot.messages import OutboundMessage
 from bot.models import Conversation, OutboxMessage
 from bot.responses import render
 from bot.services import Services
 from bot.tickets import TicketView
+
+# Guidance reminders ("keep pressing") stop once officers are there or the ticket closed.
+HELP_ARRIVED = frozenset({"on_scene", "resolved", "cancelled"})
 
 
 def tell_status(services: Services, ticket: TicketView) -> OutboundMessage:
@@ -22,7 +26,9 @@ def tell_status(services: Services, ticket: TicketView) -> OutboundMessage:
         )
         message = OutboundMessage.of(reply)
         session.add(OutboxMessage(
-            conversation_id=conversation_id, channel=channel, text=message.text,
+            conversation_id=conversation_id, channel=channel, kind="notice", text=message.text,
             payload={"ticket_id": ticket.id, "status": ticket.status},
         ))
+    if ticket.status in HELP_ARRIVED:
+        reminders.cancel(services.db, conversation_id)
     return message

@@ -89,16 +89,22 @@ class Outbox:
 
     async def deliver_due(self) -> int:
         """One pass over due messages; returns how many were sent."""
-        sent = 0
+        queues: dict[int, list[_Due]] = {}
         for due in await asyncio.to_thread(self._due):
-            sender = self.senders.get(due.channel)
-            if sender is None:
-                continue
+            queues.setdefault(due.conversation_id, []).append(due)
+        counts = await asyncio.gather(*[self._deliver_in_order(q) for q in queues.values()])
+        return sum(counts)
+
+    async def _deliver_in_order(self, queue: list[_Due]) -> int:
+        """Send a conversation's messages oldest first; stop at the first failure."""
+        sent = 0
+        for due in queue:
+            sender = self.senders[due.channel]
             try:
                 provider_id = await sender.send(due.recipient, due.message)
             except DeliveryError as error:
                 await asyncio.to_thread(self._failed, due.id, str(error), error.retryable)
-                continue
+                return sent
             await asyncio.to_thread(self._sent, due.id, provider_id)
             OUTBOX_SENT.labels(due.channel).inc()
             sent += 1
@@ -126,14 +132,18 @@ class Outbox:
                 .order_by(OutboxMessage.id)
                 .limit(500)
             ).all()
-            due, waiting = [], set()
+            due, blocked = [], set()
             for row, recipient in rows:
-                if row.conversation_id in waiting:
+                if row.conversation_id in blocked:
                     continue
-                waiting.add(row.conversation_id)  # only the oldest of a conversation
-                if _aware(row.next_attempt_at) <= now:
-                    message = OutboundMessage.of({"text": row.text, **row.payload})
-                    due.append(_Due(row.id, row.conversation_id, row.channel, recipient, message))
+                if _aware(row.next_attempt_at) > now:
+                    # A message waiting for its retry holds back the younger ones (order);
+                    # a reminder scheduled for later does not.
+                    if row.attempts:
+                        blocked.add(row.conversation_id)
+                    continue
+                message = OutboundMessage.of({"text": row.text, **row.payload})
+                due.append(_Due(row.id, row.conversation_id, row.channel, recipient, message))
             return due
 
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:

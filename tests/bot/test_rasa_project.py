@@ -61,7 +61,7 @@ def test_rules_name_only_known_intents_actions_and_responses() -> None:
         assert rule.intent in INTENTS, rule.name
         for step in rule.steps:
             assert step.action is None or step.action in known, (rule.name, step.action)
-    assert RULES.on_form_complete == {"report_form": ["action_submit_report"]}
+    assert RULES.on_form_complete == {"report_form": ["action_submit_report", "action_guide"]}
 
 
 def test_every_action_of_the_domain_is_served_by_the_actions_package() -> None:

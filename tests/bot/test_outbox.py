@@ -1,0 +1,139 @@
+"""The outbox: ordered delivery, retries with backoff, failures visible, reminders on time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import reminders
+from bot.database import Database
+from bot.messages import OutboundMessage
+from bot.models import Conversation, OutboxMessage, utcnow
+from bot.outbox import MAX_ATTEMPTS, DeliveryError, Outbox
+
+
+class Provider:
+    """A provider that fails the first `failures` sends (a 5xx, a timeout)."""
+
+    channel = "sms"
+
+    def __init__(self, failures: int = 0, retryable: bool = True) -> None:
+        self.failures = failures
+        self.retryable = retryable
+        self.received: list[tuple[str, str]] = []
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str | None:
+        if self.failures:
+            self.failures -= 1
+            raise DeliveryError("provider answered 503", self.retryable)
+        self.received.append((recipient, message.text))
+        return f"SM{len(self.received)}"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'o.db'}")
+    database.create_schema()
+    return database
+
+
+def _queue(db: Database, texts: list[str], sender: str = "+6281234") -> int:
+    with db.session() as session:
+        conversation = Conversation(channel="sms", sender_id=sender)
+        session.add(conversation)
+        session.flush()
+        for text in texts:
+            session.add(OutboxMessage(conversation_id=conversation.id, channel="sms", text=text))
+        return conversation.id
+
+
+def _rows(db: Database) -> list[OutboxMessage]:
+    with db.session() as session:
+        return list(session.query(OutboxMessage).order_by(OutboxMessage.id))
+
+
+def _due_now(db: Database) -> None:
+    with db.session() as session:
+        for row in session.query(OutboxMessage):
+            row.next_attempt_at = utcnow() - timedelta(seconds=1)
+
+
+async def test_messages_of_a_conversation_leave_in_order(db: Database) -> None:
+    provider = Provider()
+    _queue(db, ["satu", "dua", "tiga"])
+    assert await Outbox(db, {"sms": provider}).deliver_due() == 3
+    assert [text for _, text in provider.received] == ["satu", "dua", "tiga"]
+    assert {row.status for row in _rows(db)} == {"sent"}
+
+
+async def test_a_failed_send_is_retried_and_delivered_once_holding_back_younger_ones(
+    db: Database,
+) -> None:
+    provider = Provider(failures=2)
+    _queue(db, ["first", "second"])
+    outbox = Outbox(db, {"sms": provider})
+    assert await outbox.deliver_due() == 0
+    first = _rows(db)[0]
+    assert first.attempts == 1 and first.status == "pending" and first.last_error
+    assert await outbox.deliver_due() == 0  # not due yet: waits for its backoff
+    for _ in range(2):
+        _due_now(db)
+        await outbox.deliver_due()
+    assert [text for _, text in provider.received] == ["first", "second"]
+    assert [(r.status, r.attempts) for r in _rows(db)] == [("sent", 3), ("sent", 1)]
+
+
+async def test_a_message_that_keeps_failing_is_marked_failed_for_operators(db: Database) -> None:
+    provider = Provider(failures=100)
+    _queue(db, ["tolong"])
+    outbox = Outbox(db, {"sms": provider})
+    for _ in range(MAX_ATTEMPTS):
+        _due_now(db)
+        await outbox.deliver_due()
+    [row] = _rows(db)
+    assert row.status == "failed" and row.attempts == MAX_ATTEMPTS
+    assert provider.received == []
+
+
+async def test_a_permanent_error_fails_at_once(db: Database) -> None:
+    _queue(db, ["x"])
+    await Outbox(db, {"sms": Provider(failures=1, retryable=False)}).deliver_due()
+    assert _rows(db)[0].status == "failed"
+
+
+async def test_a_reminder_waits_for_its_time_without_holding_back_replies(db: Database) -> None:
+    provider = Provider()
+    conversation = _queue(db, [])
+    reminders.schedule(db, conversation, [(60, "Terus tekan dada")], "cpr")
+    _queue_more(db, conversation, "Bantuan sedang datang")
+    outbox = Outbox(db, {"sms": provider})
+    await outbox.deliver_due()
+    assert [t for _, t in provider.received] == ["Bantuan sedang datang"]
+    _due_now(db)
+    await outbox.deliver_due()
+    assert [t for _, t in provider.received][-1] == "Terus tekan dada"
+
+
+async def test_cancelled_reminders_are_never_sent(db: Database) -> None:
+    provider = Provider()
+    conversation = _queue(db, [])
+    reminders.schedule(db, conversation, [(0, "a"), (60, "b")], "cpr")
+    assert reminders.cancel(db, conversation) == 2
+    _due_now(db)
+    assert await Outbox(db, {"sms": provider}).deliver_due() == 0
+
+
+def _queue_more(db: Database, conversation_id: int, text: str) -> None:
+    with db.session() as session:
+        session.add(OutboxMessage(conversation_id=conversation_id, channel="sms", text=text))
+
+
+async def test_a_delivery_report_is_recorded_on_its_message(db: Database) -> None:
+    _queue(db, ["x"])
+    outbox = Outbox(db, {"sms": Provider()})
+    await outbox.deliver_due()
+    assert outbox.record_delivery("SM1", "delivered")
+    assert not outbox.record_delivery("SM-unknown", "delivered")
+    assert _rows(db)[0].delivery_status == "delivered"

@@ -1,0 +1,78 @@
+"""The trained NLU: parse contract, safety bias, model naming and safe loading."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.settings import PROJECT_DIR
+from nlu.model import NLU, ModelMissing, _safety_bias, load_model, model_name
+from nlu.types import Label
+
+
+@pytest.fixture(scope="module")
+def nlu(models_dir: Path) -> NLU:
+    return NLU.load(PROJECT_DIR, models_dir)
+
+
+def test_parse_follows_the_contract(nlu: NLU) -> None:
+    text = "tolong ada kebakaran di jl pemuda no 10 kendal"
+    result = nlu.parse(text).to_dict()
+    assert set(result) >= {"text", "language", "intent", "intent_ranking", "emergency_type",
+                           "entities", "location"}
+    assert result["intent"]["name"] == "report_emergency"
+    assert result["emergency_type"]["name"] == "fire"
+    assert result["language"] == "id"
+    [place] = [e for e in result["entities"] if e["entity"] == "location"]
+    assert text[place["start"]:place["end"]] == place["value"]
+    ranking = result["intent_ranking"]
+    assert ranking[0]["confidence"] >= ranking[-1]["confidence"]
+
+
+def test_a_button_payload_is_taken_as_its_intent(nlu: NLU) -> None:
+    assert nlu.parse("/affirm").intent == Label("affirm", 1.0)
+    assert nlu.parse("/format_disk").intent.name != "format_disk"
+
+
+def test_an_empty_message_is_out_of_scope(nlu: NLU) -> None:
+    assert nlu.parse("   ").intent.name == "out_of_scope"
+
+
+def test_a_critical_cue_is_never_dismissed() -> None:
+    ranking = [("prank_or_test", 0.9), ("report_emergency", 0.05)]
+    assert _safety_bias(ranking, ["not_breathing"], 0.25).name == "report_emergency"
+
+
+def test_a_real_chance_of_an_emergency_is_never_dismissed() -> None:
+    ranking = [("out_of_scope", 0.5), ("report_emergency", 0.3)]
+    assert _safety_bias(ranking, [], 0.25).name == "report_emergency"
+    calm = [("out_of_scope", 0.9), ("report_emergency", 0.05)]
+    assert _safety_bias(calm, [], 0.25).name == "out_of_scope"
+
+
+def test_the_model_is_named_by_its_data_and_a_stale_model_is_refused(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    assert (models_dir / model_name(PROJECT_DIR)).exists()
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_DIR / "data", project / "data")
+    shutil.copy(PROJECT_DIR / "config.yml", project / "config.yml")
+    assert model_name(project) == model_name(PROJECT_DIR)
+    extra = project / "data" / "nlu" / "extra.yml"
+    extra.write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - halo pak\n')
+    assert model_name(project) != model_name(PROJECT_DIR)
+    with pytest.raises(ModelMissing, match="sigap train"):
+        load_model(project, models_dir)
+
+
+def test_a_model_file_with_foreign_types_is_refused(models_dir: Path, tmp_path: Path) -> None:
+    import skops.io as sio
+
+    from bot.routing import Routing
+
+    bundle = {"intent": Routing.load(PROJECT_DIR / "routing.yml")}
+    sio.dump(bundle, tmp_path / model_name(PROJECT_DIR))
+    with pytest.raises(ValueError, match="unexpected types"):
+        load_model(PROJECT_DIR, tmp_path)
