@@ -42,6 +42,11 @@ class ValidateReportForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Resolve the place if the NLU did not, and put it on the ticket."""
+        latest = tracker.latest_message or {}
+        named = any(e.get("entity") == "location" for e in latest.get("entities", []))
+        if latest.get("cues") and not named and not tracker.get_slot("location_detail"):
+            # "dia tidak bernapas" answering "where?" is an alarm, not a place.
+            return {"location": None}
         detail = tracker.get_slot("location_detail")
         if not detail or (detail.get("text") != value and detail.get("source") != "gps"):
             detail = await context.resolve(str(value))

@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     listen.set_defaults(handler=_dispatch_listen)
 
+    guidance = commands.add_parser("guidance", help="first-aid and safety protocols")
+    guidance_commands = guidance.add_subparsers(required=True, metavar="GUIDANCE_COMMAND")
+    show = guidance_commands.add_parser("show", help="print a protocol exactly as sent")
+    show.add_argument("topic")
+    show.add_argument("--lang", choices=["id", "en"], default="id")
+    show.add_argument("--channel", choices=["sms", "telegram", "whatsapp"], default="telegram")
+    show.set_defaults(handler=_guidance_show)
+    topics = guidance_commands.add_parser("list", help="list the protocols")
+    topics.set_defaults(handler=_guidance_list)
+
     import channels
 
     channels.add_commands(commands)
@@ -143,3 +153,24 @@ def _dispatch_listen(args: argparse.Namespace) -> int:
             return 0
         if not deliveries:
             time.sleep(args.interval)
+
+
+def _guidance_show(args: argparse.Namespace) -> int:
+    from bot.guidance import load_protocols, render
+
+    protocols = load_protocols()
+    if args.topic not in protocols:
+        print(f"unknown topic {args.topic!r}; known: {', '.join(sorted(protocols))}",
+              file=sys.stderr)
+        return 2
+    for number, message in enumerate(render(protocols[args.topic], args.lang, args.channel), 1):
+        print(f"--- message {number} ---\n{message}")
+    return 0
+
+
+def _guidance_list(_args: argparse.Namespace) -> int:
+    from bot.guidance import load_protocols
+
+    for topic, protocol in sorted(load_protocols().items()):
+        print(f"{topic:28} {protocol.title.id}")
+    return 0

@@ -19,8 +19,12 @@ from bot.models import Base
 from bot.settings import PROJECT_DIR, Settings
 from nlu.model import train
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# Each test process gets its own PostgreSQL schema and Redis database, so two suites
+# running at once on one machine do not trample each other's tables and keys.
+SCHEMA = f"sigap_test_{os.getpid()}"
+POSTGRES_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = f"{POSTGRES_SERVER_URL}?options=-csearch_path%3D{SCHEMA}"
+REDIS_URL = f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
 API_TOKEN = "test-dispatcher-token"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -51,11 +55,21 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def _fresh_postgres() -> str:
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """This process's schema on the machine's PostgreSQL, dropped at the end."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
-    engine = create_engine(POSTGRES_URL)
+    engine = create_engine(POSTGRES_SERVER_URL)
     with engine.begin() as connection:
-        connection.execute(text("SELECT 1"))
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+    yield SCHEMA
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    engine.dispose()
+
+
+def _fresh_postgres() -> str:
+    engine = create_engine(POSTGRES_URL)
     Base.metadata.drop_all(engine)
     engine.dispose()
     return POSTGRES_URL
@@ -66,6 +80,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of each kind: a SQLite file and the machine's PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sigap.db'}"
+    request.getfixturevalue("postgres_schema")
     return _fresh_postgres()
 
 

@@ -1,0 +1,176 @@
+"""Guidance while help is coming: protocol steps, branching check questions, reminders.
+
+The ticket always comes first: guidance starts from the slot `guidance` that the
+extraction action sets, and is said by the next question-asking action or by
+`action_guide`, after the ticket was opened or updated in the same turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import context
+from bot import guidance, reminders
+from bot.services import current
+
+DomainDict = dict[str, Any]
+# How long CPR encouragement goes on if nobody says help has arrived (seconds).
+REMINDER_WINDOW_SECONDS = 15 * 60
+# Chat channels get a protocol's first steps in one message, numbered; SMS one per message.
+CHAT_STEPS_PER_MESSAGE = 3
+YES_NO_BUTTONS = {
+    "id": [{"title": "Ya", "payload": "/affirm"}, {"title": "Tidak", "payload": "/deny"}],
+    "en": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+}
+
+
+def start_events(topic: str) -> list[dict[str, Any]]:
+    """Slots that make `topic` the protocol to say next."""
+    protocol = guidance.load_protocols()[topic]
+    events = [
+        SlotSet("guidance", {"topic": topic, "next": protocol.steps[0].id, "at": None}),
+        SlotSet("guidance_waiting", False),
+    ]
+    if protocol.quiet:
+        events.append(SlotSet("quiet_mode", True))
+    return events
+
+
+async def say_guidance(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: bool | None = None
+) -> list[dict[str, Any]]:
+    """Say the protocol from where it stands (after a YES/NO `answer` if one was awaited)."""
+    state = tracker.get_slot("guidance")
+    if not state:
+        return []
+    protocol = guidance.load_protocols()[state["topic"]]
+    step_id = state.get("next")
+    if answer is not None and state.get("at"):
+        asked = _step(protocol, state["at"])
+        step_id = asked.yes if answer else asked.no
+    if not step_id:
+        return []
+    if step_id.startswith("protocol:"):
+        protocol = guidance.load_protocols()[step_id.split(":", 1)[1]]
+        step_id = protocol.steps[0].id
+    lang = context.language(tracker)
+    sms = tracker.get_latest_input_channel() == "sms"
+    return await _say_from(dispatcher, tracker, protocol, step_id, lang, sms)
+
+
+async def _say_from(
+    dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Any, step_id: str,
+    lang: str, sms: bool,
+) -> list[dict[str, Any]]:
+    steps = protocol.steps
+    index = next(i for i, s in enumerate(steps) if s.id == step_id)
+    said: list[str] = []
+    events: list[dict[str, Any]] = []
+    if index == 0:
+        await _schedule_reminders(tracker, protocol, lang)
+    for step in steps[index:]:
+        if step.ask:
+            _flush(dispatcher, said, sms)
+            dispatcher.utter_message(text=step.ask.get(lang), buttons=YES_NO_BUTTONS[lang])
+            state = {"topic": protocol.topic, "next": None, "at": step.id}
+            # The form's own question waits until this one is answered.
+            return [*events, SlotSet("guidance", state), SlotSet("guidance_waiting", True),
+                    SlotSet("requested_slot", None)]
+        said.append(step.say.get(lang))
+        if step.end:
+            break
+    if protocol.stop_when:
+        said.append(protocol.stop_when.get(lang))
+    _flush(dispatcher, said, sms)
+    state = {"topic": protocol.topic, "next": None, "at": None}
+    return [*events, SlotSet("guidance", state), SlotSet("guidance_waiting", False)]
+
+
+def _flush(dispatcher: CollectingDispatcher, texts: list[str], sms: bool) -> None:
+    if sms or len(texts) == 1:
+        for text in texts:
+            dispatcher.utter_message(text=text)
+    else:
+        for start in range(0, len(texts), CHAT_STEPS_PER_MESSAGE):
+            chunk = texts[start:start + CHAT_STEPS_PER_MESSAGE]
+            numbered = [f"{start + i + 1}. {text}" for i, text in enumerate(chunk)]
+            dispatcher.utter_message(text="\n".join(numbered))
+    texts.clear()
+
+
+def _step(protocol: Any, step_id: str) -> Any:
+    return next(s for s in protocol.steps if s.id == step_id)
+
+
+async def _schedule_reminders(tracker: Tracker, protocol: Any, lang: str) -> None:
+    db = current().db
+    conversation = context.conversation_id(tracker)
+    await asyncio.to_thread(reminders.cancel, db, conversation)
+    if not protocol.repeat:
+        return
+    every = float(protocol.repeat.every_seconds)
+    text = protocol.repeat.say.get(lang)
+    count = int(REMINDER_WINDOW_SECONDS // every)
+    plan = [(every * (i + 1), text) for i in range(count)]
+    await asyncio.to_thread(reminders.schedule, db, conversation, plan, protocol.topic)
+
+
+class ActionGuide(Action):
+    """Continues the protocol: after a check answer, or when one is waiting to start."""
+
+    def name(self) -> str:
+        return "action_guide"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        answer = None
+        if tracker.get_slot("guidance_waiting"):
+            intent = (tracker.latest_message or {}).get("intent", {}).get("name")
+            if intent not in {"affirm", "deny"}:
+                return []
+            answer = intent == "affirm"
+        return await say_guidance(dispatcher, tracker, answer)
+
+
+class _AskAfterGuidance(Action, ABC):
+    """Asks a report question, after any guidance waiting to be said."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The slot this action asks for."""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        state = tracker.get_slot("guidance") or {}
+        if state.get("next") and not tracker.get_slot("guidance_waiting"):
+            events = await say_guidance(dispatcher, tracker)
+        waiting = any(e.get("name") == "guidance_waiting" and e.get("value") for e in events)
+        if waiting or (not events and tracker.get_slot("guidance_waiting")):
+            return [*events, SlotSet("requested_slot", None)]
+        dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+        return events
+
+
+class ActionAskLocation(_AskAfterGuidance):
+    """Where is it?"""
+
+    slot = "location"
+
+
+class ActionAskPeopleInjured(_AskAfterGuidance):
+    """Is anyone hurt?"""
+
+    slot = "people_injured"
