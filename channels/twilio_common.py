@@ -1,0 +1,186 @@
+"""What Twilio's SMS and WhatsApp channels share: signed webhooks, status callbacks, the REST sender."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from requests import RequestException
+from starlette.datastructures import ImmutableMultiDict
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.messages import InboundMessage, OutboundMessage
+from bot.outbox import DeliveryError
+from bot.settings import Settings
+from channels.sms_text import split_text
+
+log = logging.getLogger(__name__)
+
+STATUS_PATH = "/webhooks/twilio/status"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+# Replies leave through the REST API (several per turn, status updates later): the webhook
+# answers with empty TwiML so Twilio sends nothing itself.
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+# Twilio refuses a Body longer than 1,600 characters (error 21617).
+MAX_BODY_CHARS = 1600
+# Twilio sends at most 10 media items with one message.
+MAX_MEDIA = 10
+# The requests-based client waits forever by default; a hung send would stall the outbox.
+HTTP_TIMEOUT_SECONDS = 15.0
+# Parts of a split reply already sent, remembered so a retry does not repeat them.
+MAX_REMEMBERED_SENDS = 1000
+
+Form = ImmutableMultiDict[str, str]
+
+
+@dataclass(frozen=True)
+class TwilioAccount:
+    """Credentials and the URLs Twilio calls back, when the account is configured."""
+
+    account_sid: str
+    auth_token: str
+    public_url: str
+    api_url: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> TwilioAccount | None:
+        """The account from the settings, or None when SID or token is missing."""
+        token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+        if not settings.twilio_account_sid or not token:
+            return None
+        return cls(settings.twilio_account_sid, token, settings.public_url.rstrip("/"),
+                   settings.twilio_api_url)
+
+    def rest_client(self) -> Client:
+        """Twilio's REST client, pointed at TWILIO_API_URL when one is set (tests)."""
+        client = Client(self.account_sid, self.auth_token,
+                        http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT_SECONDS),
+                        # Not os.environ: a stray TWILIO_REGION/TWILIO_EDGE would rewrite the host.
+                        environment={"TWILIO_REGION": "", "TWILIO_EDGE": ""})
+        if self.api_url:
+            # The Api domain builds every Messages URL from base_url.
+            client.api.base_url = self.api_url.rstrip("/")
+        return client
+
+
+def serves_status(settings: Settings, channel: str) -> bool:
+    """Whether this channel mounts the shared status route (WhatsApp if configured, else SMS)."""
+    return channel == "whatsapp" or not settings.twilio_whatsapp_from
+
+
+async def signed_form(request: Request, account: TwilioAccount, path: str) -> Form:
+    """The form Twilio posted; 403 when X-Twilio-Signature is missing or does not match."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    form: Form = ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
+    # Twilio signs the URL it called (PUBLIC_URL + path), not the one a proxy hands us.
+    url = account.public_url + path + (f"?{request.url.query}" if request.url.query else "")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not signature or not RequestValidator(account.auth_token).validate(url, form, signature):
+        log.warning("Twilio webhook %s refused: %s signature", path,
+                    "forged" if signature else "missing")
+        raise HTTPException(403, "invalid Twilio signature")
+    return form
+
+
+def required(form: Form, *names: str) -> list[str]:
+    """The values of fields that must be present; 400 when one is missing."""
+    values = [form.get(name, "").strip() for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
+    if missing:
+        raise HTTPException(400, f"missing {', '.join(missing)}")
+    return values
+
+
+def media_refs(form: Form) -> tuple[str, ...]:
+    """The MediaUrlN of a message: Twilio-hosted references, not the files."""
+    count = form.get("NumMedia", "0")
+    total = min(int(count), MAX_MEDIA) if count.isdigit() else MAX_MEDIA
+    urls = (form.get(f"MediaUrl{index}", "").strip() for index in range(total))
+    return tuple(url for url in urls if url)
+
+
+async def accept(request: Request, inbound: InboundMessage) -> Response:
+    """Commit the message, then answer Twilio at once with empty TwiML."""
+    await request.app.state.conversations.accept(inbound)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+def add_status_route(router: APIRouter, account: TwilioAccount) -> None:
+    """`POST /webhooks/twilio/status`: delivery reports of messages sent by either channel."""
+
+    @router.post(STATUS_PATH)
+    async def status(request: Request) -> Response:
+        form = await signed_form(request, account, STATUS_PATH)
+        sid, state = required(form, "MessageSid", "MessageStatus")
+        if state in ("failed", "undelivered"):
+            log.warning("Twilio message %s %s (error %s)", sid, state, form.get("ErrorCode", "?"))
+        known = await asyncio.to_thread(request.app.state.outbox.record_delivery, sid, state)
+        if not known:  # an earlier part of a split reply, or a message sent by another system
+            log.debug("status %s for unknown message %s", state, sid)
+        return Response(status_code=200)
+
+
+class TwilioSender:
+    """Sends texts with Twilio's Messages API, split into parts that `fits`."""
+
+    def __init__(
+        self, channel: str, account: TwilioAccount, sender: str, address: Callable[[str], str],
+        fits: Callable[[str], bool],
+    ) -> None:
+        self.channel = channel
+        self.messages = account.rest_client().messages
+        # A Messaging Service SID (MG...) picks the sender number itself.
+        self.origin = {"messaging_service_sid" if sender.startswith("MG") else "from_": sender}
+        self.address = address
+        self.fits = fits
+        self.status_callback = account.public_url + STATUS_PATH
+        self._progress: dict[tuple[str, tuple[str, ...]], int] = {}
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str | None:
+        """Send the text (quick-reply buttons are already spelled out in it); the last part's SID."""
+        return await self.send_parts(recipient, self.parts(message.text))
+
+    def parts(self, text: str) -> list[str]:
+        """The bodies to send for one reply."""
+        return split_text(text, self.fits) or [text]
+
+    def sent(self, body: str) -> None:
+        """Called after each part left (metrics)."""
+
+    async def send_parts(self, recipient: str, parts: list[str]) -> str | None:
+        """Send each part in order; the SID of the last. A retry resumes after the parts sent."""
+        key = (recipient, tuple(parts))
+        last: str | None = None
+        for index in range(self._progress.get(key, 0), len(parts)):
+            last = await self.create(recipient, parts[index])
+            self.sent(parts[index])
+            self._progress[key] = index + 1
+            while len(self._progress) > MAX_REMEMBERED_SENDS:
+                del self._progress[next(iter(self._progress))]
+        self._progress.pop(key, None)
+        return last
+
+    async def create(self, recipient: str, body: str) -> str | None:
+        """One Messages API call; its SID. Raise DeliveryError, retryable when trying again can help."""
+        try:
+            message = await asyncio.to_thread(  # the twilio client blocks
+                self.messages.create, to=self.address(recipient), body=body,
+                status_callback=self.status_callback, **self.origin,
+            )
+        except TwilioRestException as error:
+            retryable = error.status >= 500 or error.status == 429
+            raise DeliveryError(f"Twilio answered {error.status} (error {error.code}): {error.msg}",
+                                retryable) from error
+        except RequestException as error:  # connection refused, reset, timeout
+            raise DeliveryError(f"Twilio unreachable: {type(error).__name__}: {error}") from error
+        except (TwilioException, ValueError) as error:  # an answer that is not a Message
+            # Retried: a reply sent twice costs less than an emergency reply never sent.
+            raise DeliveryError(f"unexpected answer from Twilio: {error}") from error
+        return message.sid
