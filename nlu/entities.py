@@ -18,16 +18,25 @@ PLACE_HEADS = frozenset(
     "pelabuhan bandara tpu makam".split()
 )
 RELATIONAL = frozenset(
-    "depan dekat belakang samping seberang sebelah sekitar near behind opposite across "
+    "depan dekat belakang samping seberang sebelah near behind opposite across "
     "beside outside inside".split()
 )
-LEAD_INS = frozenset("di ning nang neng ing at in daerah lokasi alamat wilayah kawasan".split())
+LEAD_INS = frozenset(
+    "di ning nang neng ing ndek nok at in daerah lokasi alamat wilayah kawasan sekitar".split()
+)
+# Heads that say nothing on their own ("di jalan" = on the road, "di rumah" = at home).
+GENERIC = frozenset("jalan gang desa kota kampung rt rw km blok street road village".split())
+LANDMARKS = PLACE_HEADS - GENERIC
+INTRODUCED_BONUS = 3
+ARTICLES = frozenset({"the", "a", "an"})  # "near the Circle K"
 # Words that end a place phrase: the report goes on about something else.
 STOPS = frozenset(
     "ada apinya api tolong cepat korban sudah belum yang ini itu please help there is are "
     "and dan tapi sama saya kami lagi sekarang parah segera mohon banyak kebakaran kecelakaan "
     "banjir longsor pingsan luka terbakar tabrakan orang we i he she they it has have was "
-    "with asap airnya pak bu tidak the a an terjadi kena".split()
+    "with asap airnya pak bu tidak the a an terjadi kena kita meluap erupsi berlubang tumbang "
+    "nutup menutup mati teriak dipukul mukul nangis roboh tenggelam hanyut rusak macet meledak "
+    "bocor hilang terguling terbalik keluar masuk mohon tolong bantu help please".split()
 )
 ABBREVIATIONS = frozenset("jl jln gg ds dsn kel kec kab no rt rw kp perum st rd prov kav".split())
 MAX_PLACE_TOKENS = 14
@@ -72,36 +81,52 @@ def extract(normalised: Normalised) -> list[Entity]:
 
 def _place(normalised: Normalised) -> Entity | None:
     tokens = normalised.tokens
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, int] | None = None  # (score, start, end)
     i = 0
     while i < len(tokens):
-        start = _place_start(normalised, i)
-        if start is None:
+        found = _place_start(normalised, i)
+        if found is None:
             i += 1
             continue
+        start, introduced = found
         end = _place_end(normalised, start)
-        # "di jalan" (on the road) or "dekat" alone names no place.
-        named = end - start >= 2 or _capitalised(normalised, normalised.tokens[start])
-        if named and (best is None or end - start > best[1] - best[0]):
-            best = (start, end)
+        if _names_a_place(normalised, start, end, introduced):
+            # A place after "di"/"dekat" is likelier the incident's than a noun in passing.
+            score = (end - start) + (INTRODUCED_BONUS if introduced else 0)
+            if best is None or score > best[0]:
+                best = (score, start, end)
         i = max(end, i + 1)
     if best is None:
         return None
-    first, last = tokens[best[0]], tokens[best[1] - 1]
+    first, last = tokens[best[1]], tokens[best[2] - 1]
     value = normalised.original[first.start : last.end]
     return Entity("location", value, first.start, last.end, 0.7, "LocationSpanExtractor")
 
 
-def _place_start(normalised: Normalised, i: int) -> int | None:
-    token = normalised.tokens[i]
-    if token.text in PLACE_HEADS or token.text in RELATIONAL:
-        return i
-    if token.text in LEAD_INS and i + 1 < len(normalised.tokens):
-        following = normalised.tokens[i + 1]
+def _names_a_place(normalised: Normalised, start: int, end: int, introduced: bool) -> bool:
+    """Two words or more, a capitalised name, or a landmark right after "di"."""
+    if end - start >= 2:
+        return not all(t.text in GENERIC for t in normalised.tokens[start:end])
+    token = normalised.tokens[start]
+    return _capitalised(normalised, token) or (introduced and token.text in LANDMARKS)
+
+
+def _place_start(normalised: Normalised, i: int) -> tuple[int, bool] | None:
+    """Where a place phrase starts at token i, and whether a lead-in introduced it."""
+    tokens = normalised.tokens
+    token = tokens[i]
+    if token.text in RELATIONAL:
+        return i, True
+    if token.text in PLACE_HEADS:
+        if i + 1 < len(tokens) and tokens[i + 1].text == ",":
+            return None  # "jalan, kampung melayu": the head stands alone
+        return i, bool(i and tokens[i - 1].text in LEAD_INS)
+    if token.text in LEAD_INS and i + 1 < len(tokens):
+        following = tokens[i + 1]
         if following.text in STOPS or not following.text[0].isalnum():
             return None
         if _capitalised(normalised, following) or following.text in PLACE_HEADS | RELATIONAL:
-            return i + 1
+            return i + 1, True
     return None
 
 
@@ -110,7 +135,9 @@ def _place_end(normalised: Normalised, start: int) -> int:
     j = start + 1
     while j < len(tokens) and j - start < MAX_PLACE_TOKENS:
         token = tokens[j]
-        if token.text in STOPS and tokens[j - 1].text not in PLACE_HEADS | RELATIONAL:
+        if token.text in LEAD_INS:
+            break  # "jalan di alun-alun": the place is the one after "di"
+        if token.text in STOPS and not (token.text in ARTICLES and tokens[j - 1].text in RELATIONAL):
             break
         if token.text.isdigit() and j + 1 < len(tokens) and tokens[j + 1].text in COUNTED:
             break

@@ -13,20 +13,24 @@ import skops.io as sio
 import yaml
 from sklearn.pipeline import Pipeline
 
+from nlu import crf
 from nlu import cues as cue_lexicon
 from nlu import entities as entity_rules
 from nlu.classifier import build_classifier, ranking
 from nlu.language import identify
-from nlu.normalise import normalise
+from nlu.normalise import Normalised, normalise
 from nlu.training_data import data_files, fingerprint, load_dir
-from nlu.types import Label, Location, ParseResult
+from nlu.types import Entity, Label, Location, ParseResult
 
 log = logging.getLogger(__name__)
 
 # Bump when a change of code changes what a trained model means.
 PIPELINE_VERSION = "1"
-# Intents that would dismiss a message; the safety bias overrides them.
-DISMISSIVE_INTENTS = frozenset({"non_emergency", "prank_or_test", "out_of_scope", "greet", "thanks"})
+# Intents that would dismiss a message, or lose its emergency type (a place alone): the
+# safety bias overrides them when an emergency is likely enough.
+DISMISSIVE_INTENTS = frozenset(
+    {"non_emergency", "prank_or_test", "out_of_scope", "greet", "thanks", "provide_location"}
+)
 # Intents after which an emergency type is worth reporting (a type may ride on details).
 TYPED_INTENTS = frozenset({"report_emergency", "provide_info"})
 
@@ -91,7 +95,9 @@ def train(project_dir: Path, models_dir: Path) -> Path:
     type_model.fit([t for t, _ in typed], [label for _, label in typed])
     models_dir.mkdir(parents=True, exist_ok=True)
     path = models_dir / model_name(project_dir)
+    crf.train(examples, path.with_suffix(".crfsuite"))
     bundle = {"intent": intent_model, "type": type_model, "threshold": config.safety_threshold}
+    # The skops file is written last: its presence says the whole model is there.
     sio.dump(bundle, path)
     return path
 
@@ -108,6 +114,7 @@ def load_model(project_dir: Path, models_dir: Path) -> dict[str, Any]:
     if unexpected:
         raise ValueError(f"{path.name} holds unexpected types {unexpected}; retrain it")
     bundle: dict[str, Any] = sio.load(path, trusted=untrusted)
+    bundle["locations"] = crf.CrfLocationExtractor(path.with_suffix(".crfsuite"))
     return bundle
 
 
@@ -118,6 +125,7 @@ class NLU:
         self.intent_model: Pipeline = bundle["intent"]
         self.type_model: Pipeline = bundle["type"]
         self.threshold = float(bundle.get("threshold", 0.25))
+        self.locations: crf.CrfLocationExtractor | None = bundle.get("locations")
         # resolver(text, lat, lon) -> Location | None; the gazetteer/geocoder, injected.
         self.resolver = resolver
 
@@ -143,7 +151,7 @@ class NLU:
         emergency_type = None
         if intent.name in TYPED_INTENTS or cues:
             emergency_type = Label(*types[0])
-        entities = entity_rules.extract(normalised)
+        entities = self._entities(normalised)
         place = next((e.value for e in entities if e.entity == "location"), None)
         location = self._locate(place, gps)
         return ParseResult(
@@ -156,6 +164,14 @@ class NLU:
             location=location,
             cues=cues,
         )
+
+    def _entities(self, normalised: Normalised) -> list[Entity]:
+        """CRF location spans; the rule-based span only when the CRF finds none."""
+        found = entity_rules.extract(normalised)
+        learned = self.locations.extract(normalised) if self.locations else []
+        if learned:
+            found = [learned[0]] + [e for e in found if e.entity != "location"]
+        return found
 
     def _locate(self, place: str | None, gps: tuple[float, float] | None) -> Location | None:
         if self.resolver is None:

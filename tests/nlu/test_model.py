@@ -76,3 +76,12 @@ def test_a_model_file_with_foreign_types_is_refused(models_dir: Path, tmp_path: 
     sio.dump(bundle, tmp_path / model_name(PROJECT_DIR))
     with pytest.raises(ValueError, match="unexpected types"):
         load_model(PROJECT_DIR, tmp_path)
+
+
+def test_the_crf_finds_a_lower_case_place_and_stops_where_the_place_ends(nlu: NLU) -> None:
+    text = "gempa di kota ternate kel bastiong rumah retak anak sy luka"
+    [place] = [e for e in nlu.parse(text).entities if e.entity == "location"]
+    assert place.extractor == "CRFEntityExtractor"
+    assert place.value.startswith("kota ternate")
+    assert "retak" not in place.value
+    assert text[place.start:place.end] == place.value
