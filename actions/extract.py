@@ -72,7 +72,7 @@ class ActionExtractReportSlots(Action):
         protocol = guidance.protocol_for(kind, sorted(new))
         state = tracker.get_slot("guidance") or {}
         if protocol and protocol.topic != state.get("topic"):
-            events += start_events(protocol.topic)
+            events += start_events(protocol.topic, urgent=True)
         return events
 
     async def _emergency_type(self, tracker: Tracker, parse: dict[str, Any]) -> list[Any]:
@@ -85,7 +85,7 @@ class ActionExtractReportSlots(Action):
             events: list[Any] = [SlotSet("emergency_type", new_type)]
             protocol = guidance.protocol_for(new_type, list(parse.get("cues") or []))
             if protocol and not tracker.get_slot("guidance"):
-                events += start_events(protocol.topic)
+                events += start_events(protocol.topic, urgent=bool(parse.get("cues")))
             return events
         if new_type != current_type and parse.get("intent", {}).get("name") == "report_emergency":
             # A second emergency in the same report (a fire, then someone unconscious):

@@ -30,11 +30,13 @@ YES_NO_BUTTONS = {
 }
 
 
-def start_events(topic: str) -> list[dict[str, Any]]:
-    """Slots that make `topic` the protocol to say next."""
+def start_events(topic: str, urgent: bool) -> list[dict[str, Any]]:
+    """Slots that make `topic` the protocol to say next; `urgent` (a critical cue) lets its
+    check questions go before the question for the place."""
     protocol = guidance.load_protocols()[topic]
+    state = {"topic": topic, "next": protocol.steps[0].id, "at": None, "urgent": urgent}
     events = [
-        SlotSet("guidance", {"topic": topic, "next": protocol.steps[0].id, "at": None}),
+        SlotSet("guidance", state),
         SlotSet("guidance_waiting", False),
     ]
     if protocol.quiet:
@@ -43,9 +45,11 @@ def start_events(topic: str) -> list[dict[str, Any]]:
 
 
 async def say_guidance(
-    dispatcher: CollectingDispatcher, tracker: Tracker, answer: bool | None = None
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: bool | None = None,
+    questions: bool = True,
 ) -> list[dict[str, Any]]:
-    """Say the protocol from where it stands (after a YES/NO `answer` if one was awaited)."""
+    """Say the protocol from where it stands (after a YES/NO `answer` if one was awaited);
+    without `questions`, stop before the next check question and keep it for later."""
     state = tracker.get_slot("guidance")
     if not state:
         return []
@@ -61,26 +65,28 @@ async def say_guidance(
         step_id = protocol.steps[0].id
     lang = context.language(tracker)
     sms = tracker.get_latest_input_channel() == "sms"
-    return await _say_from(dispatcher, tracker, protocol, step_id, lang, sms)
+    return await _say_from(dispatcher, tracker, protocol, step_id, lang, sms, questions)
 
 
 async def _say_from(
     dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Any, step_id: str,
-    lang: str, sms: bool,
+    lang: str, sms: bool, questions: bool,
 ) -> list[dict[str, Any]]:
     steps = protocol.steps
     index = next(i for i, s in enumerate(steps) if s.id == step_id)
     said: list[str] = []
-    events: list[dict[str, Any]] = []
     if index == 0:
         await _schedule_reminders(tracker, protocol, lang)
     for step in steps[index:]:
+        if step.ask and not questions:
+            _flush(dispatcher, said, sms)
+            return [SlotSet("guidance", {"topic": protocol.topic, "next": step.id, "at": None})]
         if step.ask:
             _flush(dispatcher, said, sms)
             dispatcher.utter_message(text=step.ask.get(lang), buttons=YES_NO_BUTTONS[lang])
             state = {"topic": protocol.topic, "next": None, "at": step.id}
             # The form's own question waits until this one is answered.
-            return [*events, SlotSet("guidance", state), SlotSet("guidance_waiting", True),
+            return [SlotSet("guidance", state), SlotSet("guidance_waiting", True),
                     SlotSet("requested_slot", None)]
         said.append(step.say.get(lang))
         if step.end:
@@ -89,7 +95,7 @@ async def _say_from(
         said.append(protocol.stop_when.get(lang))
     _flush(dispatcher, said, sms)
     state = {"topic": protocol.topic, "next": None, "at": None}
-    return [*events, SlotSet("guidance", state), SlotSet("guidance_waiting", False)]
+    return [SlotSet("guidance", state), SlotSet("guidance_waiting", False)]
 
 
 def _flush(dispatcher: CollectingDispatcher, texts: list[str], sms: bool) -> None:
@@ -156,7 +162,10 @@ class _AskAfterGuidance(Action, ABC):
         events: list[dict[str, Any]] = []
         state = tracker.get_slot("guidance") or {}
         if state.get("next") and not tracker.get_slot("guidance_waiting"):
-            events = await say_guidance(dispatcher, tracker)
+            # Where it is comes before a protocol's check questions, unless a life is at
+            # stake right now (a critical cue started the protocol).
+            questions = self.slot != "location" or bool(state.get("urgent"))
+            events = await say_guidance(dispatcher, tracker, questions=questions)
         waiting = any(e.get("name") == "guidance_waiting" and e.get("value") for e in events)
         if waiting or (not events and tracker.get_slot("guidance_waiting")):
             return [*events, SlotSet("requested_slot", None)]

@@ -150,6 +150,9 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set while one process sends the row: others neither send it nor anything younger of
+    # the same conversation. A process that dies mid-send frees it when this time passes.
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     provider_message_id: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
     delivery_status: Mapped[str | None] = mapped_column(String(32), default=None)

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 300.0
+# Longer than any provider call takes (their clients time out sooner).
+CLAIM_SECONDS = 120.0
 
 
 class DeliveryError(Exception):
@@ -104,6 +106,8 @@ class Outbox:
                 provider_id = await sender.send(due.recipient, due.message)
             except DeliveryError as error:
                 await asyncio.to_thread(self._failed, due.id, str(error), error.retryable)
+                later = [d.id for d in queue[queue.index(due) + 1:]]
+                await asyncio.to_thread(self._release, later)
                 return sent
             await asyncio.to_thread(self._sent, due.id, provider_id)
             OUTBOX_SENT.labels(due.channel).inc()
@@ -122,6 +126,7 @@ class Outbox:
             return True
 
     def _due(self) -> list[_Due]:
+        """Claim the due messages of this pass (several processes may share the outbox)."""
         now = utcnow()
         with self.db.session() as session:
             rows = session.execute(
@@ -131,10 +136,14 @@ class Outbox:
                 .where(OutboxMessage.channel.in_(list(self.senders)))
                 .order_by(OutboxMessage.id)
                 .limit(500)
+                .with_for_update(of=OutboxMessage, skip_locked=True)
             ).all()
             due, blocked = [], set()
             for row, recipient in rows:
                 if row.conversation_id in blocked:
+                    continue
+                if row.claimed_until and _aware(row.claimed_until) > now:
+                    blocked.add(row.conversation_id)  # in flight elsewhere: keep the order
                     continue
                 if _aware(row.next_attempt_at) > now:
                     # A message waiting for its retry holds back the younger ones (order);
@@ -142,6 +151,7 @@ class Outbox:
                     if row.attempts:
                         blocked.add(row.conversation_id)
                     continue
+                row.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
                 message = OutboundMessage.of({"text": row.text, **row.payload})
                 due.append(_Due(row.id, row.conversation_id, row.channel, recipient, message))
             return due
@@ -149,14 +159,22 @@ class Outbox:
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:
         with self.db.session() as session:
             row = session.get_one(OutboxMessage, outbox_id)
-            row.status, row.sent_at = "sent", utcnow()
+            row.status, row.sent_at, row.claimed_until = "sent", utcnow(), None
             row.attempts += 1
             row.provider_message_id = provider_id
+
+    def _release(self, outbox_ids: list[int]) -> None:
+        """Give back claimed messages that were not tried (an older one failed)."""
+        if outbox_ids:
+            with self.db.session() as session:
+                for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
+                    row.claimed_until = None
 
     def _failed(self, outbox_id: int, error: str, retryable: bool) -> None:
         with self.db.session() as session:
             row = session.get_one(OutboxMessage, outbox_id)
             row.attempts += 1
+            row.claimed_until = None
             row.last_error = error[:1000]
             if retryable and row.attempts < MAX_ATTEMPTS:
                 delay = min(self.first_retry_seconds * 2 ** (row.attempts - 1), MAX_RETRY_SECONDS)

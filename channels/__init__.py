@@ -32,7 +32,7 @@ class ChannelPlugin:
     background: Callable[[Conversations, Outbox], Coroutine[Any, Any, None]] | None = None
 
 
-CHANNEL_MODULES: tuple[str, ...] = ("rest",)
+CHANNEL_MODULES: tuple[str, ...] = ("rest", "telegram", "twilio_sms", "twilio_whatsapp")
 
 
 def _modules() -> list[ModuleType]:

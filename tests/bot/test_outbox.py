@@ -137,3 +137,13 @@ async def test_a_delivery_report_is_recorded_on_its_message(db: Database) -> Non
     assert outbox.record_delivery("SM1", "delivered")
     assert not outbox.record_delivery("SM-unknown", "delivered")
     assert _rows(db)[0].delivery_status == "delivered"
+
+
+async def test_two_processes_sharing_the_outbox_send_each_message_once(db: Database) -> None:
+    provider = Provider()
+    _queue(db, ["satu", "dua"])
+    first, second = Outbox(db, {"sms": provider}), Outbox(db, {"sms": provider})
+    claimed = first._due()  # the first process has claimed them and is sending
+    assert [d.message.text for d in claimed] == ["satu", "dua"]
+    assert await second.deliver_due() == 0  # the second one leaves them alone
+    assert provider.received == []

@@ -26,8 +26,10 @@ def test_one_message_report_creates_one_ticket_with_type_place_and_agencies(
     assert dispatched_agencies(running_app.services, ticket.id) == set(ticket.agencies)
     assert any(ticket.number in reply for reply in replies)
     assert any("Damkar" in reply for reply in replies)
-    # The place was given, so the next question is about people, not the place.
-    assert "terluka" in replies[-1]
+    # The place was given, so no question asks for it; fire guidance follows the ticket.
+    assert not any("lokasi" in reply.lower() for reply in replies)
+    assert replies[0].startswith("Laporan diterima")
+    assert any("Keluar" in reply for reply in replies[1:])
 
 
 def test_report_in_two_turns_updates_the_same_ticket(

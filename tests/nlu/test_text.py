@@ -62,7 +62,7 @@ def test_a_calm_message_has_no_cue() -> None:
     ("text", "place"),
     [
         ("tolong ada kebakaran di jl pemuda no 10 kendal", "jl pemuda no 10 kendal"),
-        ("Kebakaran di Jl. Soekarno-Hatta No. 12 Kendal, apinya besar", "Jl. Soekarno-Hatta No. 12 Kendal"),
+        ("Kebakaran di Jl. Gajah Mada No. 40 Jepara, apinya besar", "Jl. Gajah Mada No. 40 Jepara"),
         ("motor tabrak truk di km 57 tol japek 3 orang luka", "km 57 tol japek"),
         ("car crash at Jalan Sunset Road near the Circle K, 2 people hurt",
          "Jalan Sunset Road near the Circle K"),
