@@ -22,8 +22,6 @@ from bot.services import current
 DomainDict = dict[str, Any]
 # How long CPR encouragement goes on if nobody says help has arrived (seconds).
 REMINDER_WINDOW_SECONDS = 15 * 60
-# Chat channels get a protocol's first steps in one message, numbered; SMS one per message.
-CHAT_STEPS_PER_MESSAGE = 3
 YES_NO_BUTTONS = {
     "id": [{"title": "Ya", "payload": "/affirm"}, {"title": "Tidak", "payload": "/deny"}],
     "en": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
@@ -72,42 +70,37 @@ async def _say_from(
     dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Any, step_id: str,
     lang: str, sms: bool, questions: bool,
 ) -> list[dict[str, Any]]:
+    """Say one turn of the protocol from `step_id`, as `guidance.render` lays it out."""
     steps = protocol.steps
     index = next(i for i, s in enumerate(steps) if s.id == step_id)
-    said: list[str] = []
     if index == 0:
         await _schedule_reminders(tracker, protocol, lang)
-    for step in steps[index:]:
-        if step.ask and not questions:
-            _flush(dispatcher, said, sms)
-            return [SlotSet("guidance", {"topic": protocol.topic, "next": step.id, "at": None})]
-        if step.ask:
-            _flush(dispatcher, said, sms)
-            dispatcher.utter_message(text=step.ask.get(lang), buttons=YES_NO_BUTTONS[lang])
-            state = {"topic": protocol.topic, "next": None, "at": step.id}
-            # The form's own question waits until this one is answered.
-            return [SlotSet("guidance", state), SlotSet("guidance_waiting", True),
-                    SlotSet("requested_slot", None)]
-        said.append(step.say.get(lang))
-        if step.end:
-            break
-    if protocol.stop_when:
-        said.append(protocol.stop_when.get(lang))
-    _flush(dispatcher, said, sms)
-    state = {"topic": protocol.topic, "next": None, "at": None}
-    return [SlotSet("guidance", state), SlotSet("guidance_waiting", False)]
-
-
-def _flush(dispatcher: CollectingDispatcher, texts: list[str], sms: bool) -> None:
-    if sms or len(texts) == 1:
-        for text in texts:
+    messages = guidance.render(protocol, lang, "sms" if sms else "chat", start=step_id)
+    question = _next_question(protocol, index)
+    if question is None:
+        for text in messages:
             dispatcher.utter_message(text=text)
-    else:
-        for start in range(0, len(texts), CHAT_STEPS_PER_MESSAGE):
-            chunk = texts[start:start + CHAT_STEPS_PER_MESSAGE]
-            numbered = [f"{start + i + 1}. {text}" for i, text in enumerate(chunk)]
-            dispatcher.utter_message(text="\n".join(numbered))
-    texts.clear()
+        state = {"topic": protocol.topic, "next": None, "at": None}
+        return [SlotSet("guidance", state), SlotSet("guidance_waiting", False)]
+    for text in messages[:-1]:
+        dispatcher.utter_message(text=text)
+    if not questions:
+        return [SlotSet("guidance", {"topic": protocol.topic, "next": question.id, "at": None})]
+    dispatcher.utter_message(text=messages[-1], buttons=YES_NO_BUTTONS[lang])
+    state = {"topic": protocol.topic, "next": None, "at": question.id}
+    # The form's own question waits until this one is answered.
+    return [SlotSet("guidance", state), SlotSet("guidance_waiting", True),
+            SlotSet("requested_slot", None)]
+
+
+def _next_question(protocol: Any, index: int) -> Any:
+    """The first check question from `index` on, unless the turn ends before it."""
+    for step in protocol.steps[index:]:
+        if step.ask:
+            return step
+        if step.end:
+            return None
+    return None
 
 
 def _step(protocol: Any, step_id: str) -> Any:
