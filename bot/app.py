@@ -24,6 +24,8 @@ from nlu.model import NLU
 log = logging.getLogger(__name__)
 # Larger bodies are refused before they are read: no provider sends more.
 MAX_BODY_BYTES = 256 * 1024
+# How long shutdown waits for the outbox to finish the sends under way.
+SHUTDOWN_SECONDS = 10.0
 
 
 class BodyLimit(BaseHTTPMiddleware):
@@ -65,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         yield
         await conversations.drain()
+        outbox.stop()
+        await asyncio.wait(tasks[:1], timeout=SHUTDOWN_SECONDS)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

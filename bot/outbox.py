@@ -22,9 +22,12 @@ from bot.models import Conversation, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+# A provider that is down (an SMS gateway phone switched off, an SMPP link lost) can stay down
+# for hours: a retryable failure is tried again, at most a minute apart, until the message is
+# this old; then it is marked failed for operators. A permanent error fails at once.
+RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY_SECONDS = 1.0
-MAX_RETRY_SECONDS = 300.0
+MAX_RETRY_SECONDS = 60.0
 # Longer than any provider call takes (their clients time out sooner).
 CLAIM_SECONDS = 120.0
 
@@ -66,6 +69,7 @@ class Outbox:
         self.senders = senders
         self.first_retry_seconds = first_retry_seconds
         self._wake = asyncio.Event()
+        self._stopping = False
 
     @property
     def push_channels(self) -> frozenset[str]:
@@ -76,9 +80,14 @@ class Outbox:
         """Deliver now rather than at the next poll."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Let `run` end after the pass under way (a send is never cut off half-recorded)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self, poll_seconds: float = 1.0) -> None:
-        """Deliver forever (until cancelled)."""
-        while True:
+        """Deliver until `stop()` (or cancelled)."""
+        while not self._stopping:
             try:
                 await self.deliver_due()
             except Exception:  # the loop must outlive a database hiccup
@@ -113,6 +122,18 @@ class Outbox:
             OUTBOX_SENT.labels(due.channel).inc()
             sent += 1
         return sent
+
+    def retry_now(self, channel: str) -> int:
+        """The channel's provider is back: its waiting messages are due now, not at their backoff."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(OutboxMessage).where(OutboxMessage.status == "pending")
+                .where(OutboxMessage.channel == channel).where(OutboxMessage.next_attempt_at > utcnow())
+            ).all()
+            for row in rows:
+                row.next_attempt_at = utcnow()
+        self.kick()
+        return len(rows)
 
     def record_delivery(self, provider_message_id: str, status: str) -> bool:
         """Record a provider's delivery report; False when the id is not ours."""
@@ -176,14 +197,14 @@ class Outbox:
             row.attempts += 1
             row.claimed_until = None
             row.last_error = error[:1000]
-            if retryable and row.attempts < MAX_ATTEMPTS:
+            if retryable and utcnow() - _aware(row.created_at) < RETRY_WINDOW:
                 delay = min(self.first_retry_seconds * 2 ** (row.attempts - 1), MAX_RETRY_SECONDS)
                 row.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 log.warning("outbox %s: attempt %s failed, retry in %.0f s", row.id, row.attempts, delay)
                 return
             row.status = "failed"
             OUTBOX_FAILED.labels(row.channel).inc()
-            # Operators see failed messages in the console and /api/outbox?status=failed.
+            # Operators see failed messages as status "failed" rows and in /metrics.
             log.error("outbox %s: gave up after %s attempts: %s", row.id, row.attempts, error)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,42 @@ class Settings(BaseSettings):
     twilio_sms_from: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_url: str | None = None
+
+    # Which adapter answers SMS on the channel "sms": twilio (default when TWILIO_SMS_FROM is
+    # set), android (an Android phone running SMS Gateway for Android) or smpp (an SMSC).
+    sms_provider: Literal["twilio", "android", "smpp"] | None = None
+
+    # Android phone gateway. Local mode: http://PHONE-IP:8080; cloud: https://api.sms-gate.app/3rdparty/v1
+    sms_gateway_url: str | None = None
+    sms_gateway_login: str = ""
+    sms_gateway_password: SecretStr = SecretStr("")
+    # The app's Settings > Webhooks > Signing Key.
+    sms_gateway_signing_key: SecretStr = SecretStr("")
+    sms_gateway_sim_number: int | None = None
+    sms_gateway_timeout_seconds: float = 15.0
+    sms_gateway_health_seconds: float = 60.0
+    # Webhooks signed longer ago than this (or this far ahead) are refused: no replays.
+    sms_gateway_webhook_tolerance_seconds: int = 300
+
+    # SMPP 3.4 transceiver bind to an operator's or aggregator's SMSC (or Jasmin).
+    smpp_host: str | None = None
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: SecretStr = SecretStr("")
+    smpp_system_type: str = ""
+    # The number reporters text: a short code or a long number (+62...).
+    smpp_source_addr: str = ""
+    # TON/NPI of that number; unset = derived from it (+62... international, digits unknown).
+    smpp_source_ton: int | None = None
+    smpp_source_npi: int | None = None
+    # submit_sm per second allowed by the SMSC contract.
+    smpp_throughput: float = 10.0
+    smpp_enquire_link_seconds: float = 30.0
+    smpp_response_timeout_seconds: float = 10.0
+    smpp_reconnect_min_seconds: float = 1.0
+    smpp_reconnect_max_seconds: float = 60.0
+    # A concatenated SMS still missing parts after this long is handed over as it is.
+    smpp_reassembly_seconds: float = 60.0
 
     geocoder_url: str | None = None
     # Comma-separated bearer tokens of dispatchers allowed to use /api.

@@ -32,7 +32,9 @@ class ChannelPlugin:
     background: Callable[[Conversations, Outbox], Coroutine[Any, Any, None]] | None = None
 
 
-CHANNEL_MODULES: tuple[str, ...] = ("rest", "telegram", "twilio_sms", "twilio_whatsapp")
+CHANNEL_MODULES: tuple[str, ...] = (
+    "rest", "telegram", "twilio_sms", "twilio_whatsapp", "sms_gateway", "smpp",
+)
 
 
 def _modules() -> list[ModuleType]:
@@ -42,7 +44,12 @@ def _modules() -> list[ModuleType]:
 def plugins(settings: Settings) -> list[ChannelPlugin]:
     """The channels this process serves (a push channel only when it is configured)."""
     found = [module.plugin(settings) for module in _modules()]
-    return [plugin for plugin in found if plugin is not None]
+    served = [plugin for plugin in found if plugin is not None]
+    names = [plugin.name for plugin in served]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"more than one adapter configured for channel(s) {twice}: set SMS_PROVIDER")
+    return served
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

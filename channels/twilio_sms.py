@@ -37,12 +37,13 @@ PATH = "/webhooks/twilio/sms"
 
 
 def plugin(settings: Settings) -> ChannelPlugin | None:
-    """The Twilio SMS channel, when the Twilio account and TWILIO_SMS_FROM are set."""
+    """The Twilio SMS channel, when the Twilio account and TWILIO_SMS_FROM are set
+    (and SMS_PROVIDER is unset or "twilio")."""
     from channels import ChannelPlugin
 
     account = TwilioAccount.of(settings)
     sender = settings.twilio_sms_from
-    if account is None or not sender:
+    if account is None or not sender or settings.sms_provider not in (None, "", "twilio"):
         return None
     router = APIRouter()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from bot import reminders
 from bot.database import Database
 from bot.messages import OutboundMessage
 from bot.models import Conversation, OutboxMessage, utcnow
-from bot.outbox import MAX_ATTEMPTS, DeliveryError, Outbox
+from bot.outbox import RETRY_WINDOW, DeliveryError, Outbox
 
 
 class Provider:
@@ -85,15 +85,24 @@ async def test_a_failed_send_is_retried_and_delivered_once_holding_back_younger_
     assert [(r.status, r.attempts) for r in _rows(db)] == [("sent", 3), ("sent", 1)]
 
 
-async def test_a_message_that_keeps_failing_is_marked_failed_for_operators(db: Database) -> None:
+async def test_a_provider_down_for_long_is_retried_until_the_window_ends_then_failed(
+    db: Database,
+) -> None:
     provider = Provider(failures=100)
     _queue(db, ["tolong"])
     outbox = Outbox(db, {"sms": provider})
-    for _ in range(MAX_ATTEMPTS):
+    for _ in range(30):  # a phone off for an afternoon: still waiting, never given up
         _due_now(db)
         await outbox.deliver_due()
     [row] = _rows(db)
-    assert row.status == "failed" and row.attempts == MAX_ATTEMPTS
+    assert (row.status, row.attempts) == ("pending", 30)
+    assert row.next_attempt_at.replace(tzinfo=UTC) - utcnow() <= timedelta(seconds=61)  # capped backoff
+    with db.session() as session:
+        session.get_one(OutboxMessage, row.id).created_at = utcnow() - RETRY_WINDOW
+    _due_now(db)
+    await outbox.deliver_due()
+    [row] = _rows(db)
+    assert row.status == "failed" and row.attempts == 31
     assert provider.received == []
 
 
