@@ -14,7 +14,7 @@ from sqlalchemy import text
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 import channels
-from bot import api
+from bot import api, guidance
 from bot.conversations import Conversations
 from bot.outbox import Outbox
 from bot.services import Services, build_engine, build_locks, build_services, set_current
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
+        guidance.load_protocols()  # read and checked now, not in the middle of someone's turn
         set_current(services)
         outbox = Outbox(
             services.db, {p.name: p.sender for p in plugins if p.sender},

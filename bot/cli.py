@@ -11,10 +11,16 @@ import time
 
 from bot.settings import get_settings
 
+QUIET_LOGGERS = ("httpx", "httpcore", "twilio.http_client", "telegram", "apscheduler")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sigap` console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Their INFO lines carry request URLs and headers (a Telegram URL holds the bot token,
+    # Twilio's logs name the account): only their warnings reach our logs.
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     try:
         result: int = args.handler(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,12 @@ from bot.tracker import DialogueState
 from nlu.model import NLU
 
 log = logging.getLogger(__name__)
+
+# Storing an inbound message has threads of its own, so a webhook's answer never queues behind
+# the turns being processed; and only this many turns run at once, so a burst of reports
+# cannot starve the webhooks of the CPU (the others wait, stored, in order).
+INGEST_THREADS = 4
+TURNS_AT_ONCE = 2
 
 
 class Conversations:
@@ -39,11 +46,13 @@ class Conversations:
         # Replies on these channels go through the outbox (written with the turn).
         self.push_channels = push_channels
         self._background: set[asyncio.Task[None]] = set()
+        self._ingest = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest")
+        self._turns = asyncio.Semaphore(TURNS_AT_ONCE)
         self.on_replies: list[Callable[[], None]] = []
 
     async def receive(self, message: InboundMessage) -> Accepted:
         """Commit the message (before any answer to the provider); recognise retries."""
-        return await asyncio.to_thread(self._store, message)
+        return await asyncio.get_running_loop().run_in_executor(self._ingest, self._store, message)
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Store and process a message; a retry gets the replies of the first delivery."""
@@ -71,7 +80,8 @@ class Conversations:
 
     async def _process_quietly(self, accepted: Accepted) -> None:
         try:
-            await self.process(accepted)
+            async with self._turns:
+                await self.process(accepted)
         except Exception:  # stays unprocessed in the database; the backlog pass retries it
             log.exception("processing message %s failed", accepted.message_id)
         for callback in self.on_replies:
