@@ -32,6 +32,15 @@ MAX_RETRY_SECONDS = 60.0
 CLAIM_SECONDS = 120.0
 
 
+# How far along a message is, by the words providers use (Twilio, the Android gateway, SMPP
+# receipts). Callbacks can arrive out of order: a late "sent" never overwrites "delivered".
+DELIVERY_PROGRESS = {
+    "accepted": 0, "queued": 0, "sending": 1, "enroute": 1, "sent": 2,
+    "delivered": 3, "undelivered": 3, "failed": 3, "expired": 3, "deleted": 3, "rejected": 3,
+    "read": 4,
+}
+
+
 class DeliveryError(Exception):
     """A send failed; `retryable` says whether trying again can help."""
 
@@ -143,7 +152,9 @@ class Outbox:
             ).first()
             if row is None:
                 return False
-            row.delivery_status = status[:32]
+            known, current = DELIVERY_PROGRESS.get(status), DELIVERY_PROGRESS.get(row.delivery_status or "")
+            if known is None or current is None or known >= current:
+                row.delivery_status = status[:32]
             return True
 
     def _due(self) -> list[_Due]:

@@ -156,3 +156,17 @@ async def test_two_processes_sharing_the_outbox_send_each_message_once(db: Datab
     assert [d.message.text for d in claimed] == ["satu", "dua"]
     assert await second.deliver_due() == 0  # the second one leaves them alone
     assert provider.received == []
+
+
+async def test_a_late_callback_never_steps_the_delivery_status_back(db: Database) -> None:
+    _queue(db, ["Bantuan sedang datang"])
+    await Outbox(db, {"sms": Provider()}).deliver_due()
+    [row] = _rows(db)
+    outbox = Outbox(db, {})
+    assert row.provider_message_id
+    for status in ("sent", "delivered", "sent", "queued"):
+        assert outbox.record_delivery(row.provider_message_id, status)
+    assert _rows(db)[0].delivery_status == "delivered"
+    outbox.record_delivery(row.provider_message_id, "read")
+    assert _rows(db)[0].delivery_status == "read"
+    assert not outbox.record_delivery("not-ours", "delivered")
