@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from bot.metrics import STATUS_CHANGES
-from bot.notify import tell_status
+from bot.notify import after_status, queue_status_notice
 from bot.services import Services
-from bot.tickets import DISPATCHER_STATUSES, TicketClosed, TicketNotFound
+from bot.tickets import DISPATCHER_STATUSES, TicketClosed, TicketNotFound, TicketView
 
 router = APIRouter(prefix="/api")
 _bearer = HTTPBearer(auto_error=False)
@@ -75,16 +76,20 @@ async def get_ticket(ticket_id: int, svc: Svc, _who: Dispatcher) -> dict[str, An
 async def post_event(ticket_id: int, event: StatusEvent, svc: Svc, who: Dispatcher,
                      request: Request) -> dict[str, Any]:
     """Change a ticket's status and tell the reporter in their language."""
+    told: list[str] = []
+
+    def tell(session: Session, changed: TicketView) -> None:
+        if event.notify_reporter:
+            told.append(queue_status_notice(svc, session, changed).text)
+
     try:
         view = await asyncio.to_thread(svc.desk.set_status, ticket_id, event.status, who,
-                                       event.note)
+                                       event.note, tell)
     except TicketNotFound:
         raise HTTPException(404, "no such ticket") from None
     except TicketClosed as closed:
         raise HTTPException(409, str(closed)) from None
     STATUS_CHANGES.labels(event.status).inc()
-    told = None
-    if event.notify_reporter:
-        told = (await asyncio.to_thread(tell_status, svc, view)).text
-        request.app.state.outbox.kick()
-    return {"ticket": view.to_dict(), "told_reporter": told}
+    await asyncio.to_thread(after_status, svc, view)
+    request.app.state.outbox.kick()
+    return {"ticket": view.to_dict(), "told_reporter": told[0] if told else None}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from bot import reminders
 from bot.messages import OutboundMessage
 from bot.models import Conversation, OutboxMessage
@@ -13,22 +15,24 @@ from bot.tickets import TicketView
 HELP_ARRIVED = frozenset({"on_scene", "resolved", "cancelled"})
 
 
-def tell_status(services: Services, ticket: TicketView) -> OutboundMessage:
-    """Queue the message for the ticket's new status to its reporter; returns it."""
-    conversation_id, channel, _sender = services.desk.reporter(ticket.id)
-    with services.db.session() as session:
-        conversation = session.get_one(Conversation, conversation_id)
-        slots = services.domain.initial_slots() | (conversation.tracker or {}).get("slots", {})
-        slots["user_language"] = slots.get("user_language") or conversation.language
-        reply = render(
-            services.domain.responses, f"utter_status_{ticket.status}", slots, channel,
-            {"ticket_number": ticket.number},
-        )
-        message = OutboundMessage.of(reply)
-        session.add(OutboxMessage(
-            conversation_id=conversation_id, channel=channel, kind="notice", text=message.text,
-            payload={"ticket_id": ticket.id, "status": ticket.status},
-        ))
-    if ticket.status in HELP_ARRIVED:
-        reminders.cancel(services.db, conversation_id)
+def queue_status_notice(services: Services, session: Session, ticket: TicketView) -> OutboundMessage:
+    """Write the message for the ticket's new status to its reporter, in the caller's transaction."""
+    conversation = session.get_one(Conversation, ticket.conversation_id)
+    slots = services.domain.initial_slots() | (conversation.tracker or {}).get("slots", {})
+    slots["user_language"] = slots.get("user_language") or conversation.language
+    reply = render(
+        services.domain.responses, f"utter_status_{ticket.status}", slots, conversation.channel,
+        {"ticket_number": ticket.number},
+    )
+    message = OutboundMessage.of(reply)
+    session.add(OutboxMessage(
+        conversation_id=conversation.id, channel=conversation.channel, kind="notice",
+        text=message.text, payload={"ticket_id": ticket.id, "status": ticket.status},
+    ))
     return message
+
+
+def after_status(services: Services, ticket: TicketView) -> None:
+    """Once officers are there or the ticket closed, guidance reminders stop."""
+    if ticket.status in HELP_ARRIVED:
+        reminders.cancel(services.db, ticket.conversation_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -133,8 +134,12 @@ class TicketDesk:
             publish(session, view, "updated")
             return view
 
-    def set_status(self, ticket_id: int, status: str, actor: str, note: str = "") -> TicketView:
-        """Record a status change; a closed ticket stays closed."""
+    def set_status(
+        self, ticket_id: int, status: str, actor: str, note: str = "",
+        also: Callable[[Session, TicketView], None] | None = None,
+    ) -> TicketView:
+        """Record a status change; a closed ticket stays closed. `also` writes in the same
+        transaction (the message telling the reporter), so neither lands without the other."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         with self.db.session() as session:
@@ -148,6 +153,8 @@ class TicketDesk:
             view = TicketView.of(ticket)
             if actor == "reporter":
                 publish(session, view, "status")
+            if also is not None:
+                also(session, view)
             return view
 
     def get(self, ticket_id: int) -> TicketView:

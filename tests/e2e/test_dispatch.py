@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from bot.models import DispatchItem, Message
@@ -61,3 +62,23 @@ async def test_two_messages_of_one_reporter_sent_at_once_are_processed_in_order(
         assert all(m.processed_at for m in inbound)
         processed_order = [m.id for m in inbound]
         assert processed_order == sorted(processed_order)
+
+
+def test_a_status_change_and_the_message_telling_the_reporter_land_together(
+    client: httpx.Client, running_app: RunningApp
+) -> None:
+    from bot.models import OutboxMessage, TicketEvent
+
+    Reporter(client, "together").say("ada kecelakaan motor di jalan raya boja km 3")
+    [ticket] = tickets(running_app.services)
+    desk = running_app.services.desk
+
+    def broken(_session: object, _view: object) -> None:
+        raise RuntimeError("the notice could not be written")
+
+    with pytest.raises(RuntimeError):
+        desk.set_status(ticket.id, "en_route", "dispatcher", also=broken)
+    assert desk.get(ticket.id).status == "new"  # nothing half-written
+    with running_app.services.db.session() as session:
+        assert session.query(TicketEvent).filter_by(ticket_id=ticket.id, kind="status").count() == 0
+        assert session.query(OutboxMessage).filter_by(kind="notice").count() == 0
