@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Body, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.messages import InboundMessage
 from bot.settings import Settings
@@ -68,10 +69,15 @@ def to_inbound(body: RestMessage) -> InboundMessage:
 
 
 @router.post("/webhooks/rest/webhook")
-async def webhook(
-    body: Annotated[RestMessage, Body()], request: Request
-) -> list[dict[str, Any]]:
-    """Store, process and answer; notifications waiting for this reporter come first."""
+async def webhook(request: Request) -> list[dict[str, Any]]:
+    """Store, process and answer; notifications waiting for this reporter come first.
+
+    The body is JSON whatever the Content-Type says, as in Rasa: `curl -d '{...}'` sends
+    JSON labelled as a form and must work."""
+    try:
+        body = RestMessage.model_validate_json(await request.body())
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
     conversations = request.app.state.conversations
     inbound = to_inbound(body)
     accepted = await conversations.receive(inbound)

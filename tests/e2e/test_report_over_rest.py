@@ -32,6 +32,22 @@ def test_one_message_report_creates_one_ticket_with_type_place_and_agencies(
     assert any("Keluar" in reply for reply in replies[1:])
 
 
+def test_the_readme_curl_works_although_curl_labels_the_json_as_a_form(
+    client: httpx.Client, running_app: RunningApp
+) -> None:
+    # `curl -X POST URL -d '{...}'` sends Content-Type: application/x-www-form-urlencoded.
+    body = b'{"sender":"u1","message":"tolong ada kebakaran di jl pemuda no 10 kendal"}'
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = client.post("/webhooks/rest/webhook", content=body, headers=form)
+    assert response.status_code == 200, response.text
+    [ticket] = tickets(running_app.services)
+    assert ticket.emergency_type == "fire"
+    assert any(ticket.number in m["text"] for m in response.json())
+    refused = client.post("/webhooks/rest/webhook", content=b"sender=u1&message=api", headers=form)
+    assert refused.status_code == 422
+    assert inbound_count(running_app.services) == 1
+
+
 def test_report_in_two_turns_updates_the_same_ticket(
     client: httpx.Client, running_app: RunningApp
 ) -> None:
