@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from geopy.adapters import RequestsAdapter
-from geopy.exc import GeopyError
+from geopy.exc import GeocoderQuotaExceeded, GeocoderTimedOut, GeocoderUnavailable, GeopyError
 from geopy.geocoders import Nominatim
 
 from nlu.gazetteer import Gazetteer
@@ -18,6 +20,13 @@ from nlu.types import AdminArea, Location
 log = logging.getLogger(__name__)
 USER_AGENT = "sigap112"
 Precision = Literal["point", "village", "district", "regency", "province", "none"]
+
+# A server that timed out or is down is not asked again for this long: every turn that names
+# a place would otherwise wait the whole timeout for it, and turns queue behind each other.
+PAUSE_SECONDS = 60.0
+_OUTAGES = (GeocoderTimedOut, GeocoderUnavailable, GeocoderQuotaExceeded)
+_paused_until: dict[str, float] = {}
+_pause_lock = threading.Lock()
 
 # Nominatim's names for Indonesian areas (addresstype, or type for class=place). Note that
 # address "region" is an island group ("Jawa"), not a province.
@@ -58,7 +67,7 @@ def _adapter(proxies: Any, ssl_context: Any) -> RequestsAdapter:
 
 def geocode(text: str, url: str, timeout: float = 2.0) -> Location | None:
     """Geocode a place span in Indonesia with a Nominatim server; None if it cannot."""
-    if not text.strip():
+    if not text.strip() or _paused(url):
         return None
     try:
         found = _client(url, timeout).geocode(
@@ -67,6 +76,10 @@ def geocode(text: str, url: str, timeout: float = 2.0) -> Location | None:
     except GeopyError as exc:
         # The query is the reporter's words (maybe a home address): never log it.
         log.warning("geocoder failed (%s); falling back to the gazetteer", type(exc).__name__)
+        if isinstance(exc, _OUTAGES):
+            with _pause_lock:
+                _paused_until[url] = time.monotonic() + PAUSE_SECONDS
+            log.warning("geocoder paused for %.0f s; the gazetteer answers alone", PAUSE_SECONDS)
         return None
     if found is None:
         return None
@@ -80,6 +93,11 @@ def geocode(text: str, url: str, timeout: float = 2.0) -> Location | None:
         admin=admin_area(address),
         precision=precision(raw),
     )
+
+
+def _paused(url: str) -> bool:
+    with _pause_lock:
+        return _paused_until.get(url, 0.0) > time.monotonic()
 
 
 def admin_area(address: dict[str, str]) -> AdminArea:

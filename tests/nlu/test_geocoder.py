@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from nlu import geocoder
 from nlu.geocoder import geocode, resolve_location
 from nlu.types import AdminArea
 
@@ -84,7 +85,8 @@ def _handler(state: Nominatim) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def nominatim() -> Iterator[Nominatim]:
+def nominatim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Nominatim]:
+    monkeypatch.setattr(geocoder, "_paused_until", {})  # each test starts with the server trusted
     state = Nominatim(url="")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
@@ -148,20 +150,26 @@ def test_a_geocoder_error_falls_back_to_the_gazetteer_and_logs_no_query(
     assert "budi" not in caplog.text
 
 
-def test_a_slow_geocoder_times_out_once_and_the_gazetteer_answers(
-    nominatim: Nominatim, caplog: pytest.LogCaptureFixture
+def test_a_slow_geocoder_times_out_once_then_rests_while_the_gazetteer_answers(
+    nominatim: Nominatim, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nominatim.mode = "slow"
     started = time.monotonic()
     with caplog.at_level(logging.DEBUG):
         assert geocode("rumah pak budi purworejo", nominatim.url, timeout=0.3) is None
+        paused_at = time.monotonic()
         location = resolve_location("kab. purworejo", geocoder_url=nominatim.url, timeout=0.3)
+    assert time.monotonic() - paused_at < 0.25  # not asked again: no second timeout to wait
     assert time.monotonic() - started < 2.0
-    assert len(nominatim.requests) == 2  # no retries behind the timeout
+    assert len(nominatim.requests) == 1  # no retries behind the timeout, then a pause
     assert location is not None
     assert (location.source, location.admin.regency) == ("gazetteer", "Kabupaten Purworejo")
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings and not any("budi" in w or "purworejo" in w for w in warnings)
+    # Once the pause is over the server is asked again.
+    nominatim.mode = "road"
+    monkeypatch.setattr(geocoder, "_paused_until", {nominatim.url: time.monotonic() - 1})
+    assert geocode("jl pemuda semarang", nominatim.url) is not None
 
 
 def test_an_unreachable_geocoder_falls_back_to_the_gazetteer() -> None:
