@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import SecretStr
 from telegram import Bot, KeyboardButton, Message, ReplyKeyboardMarkup, Update
+from telegram.constants import MessageLimit
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -33,6 +34,7 @@ from telegram.error import (
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import DeliveryError, Outbox
 from bot.settings import Settings
+from channels.sms_text import split_text
 
 if TYPE_CHECKING:
     from bot.conversations import Conversations
@@ -210,6 +212,10 @@ def reply_markup(message: OutboundMessage) -> ReplyKeyboardMarkup | None:
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
 
 
+def _fits_telegram(text: str) -> bool:
+    return len(text) <= MessageLimit.MAX_TEXT_LENGTH
+
+
 class TelegramSender:
     """Sends replies with sendMessage; quiet ones without a sound (someone may be hiding)."""
 
@@ -221,12 +227,17 @@ class TelegramSender:
     async def send(self, recipient: str, message: OutboundMessage) -> str | None:
         """One message to a chat; its message id. Raise DeliveryError."""
         token = self.bot.token
+        # Over Telegram's limit, the text goes in parts cut between sentences; the keyboard
+        # comes with the last. A retry after a part failed sends the earlier parts again.
+        parts = split_text(message.text, _fits_telegram) or [message.text]
         try:
             await self.bot.initialize()  # once: opens the HTTP client, checks the token (getMe)
-            sent = await self.bot.send_message(
-                chat_id=recipient, text=message.text, reply_markup=reply_markup(message),
-                disable_notification=bool(message.custom.get("quiet")),
-            )
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                sent = await self.bot.send_message(
+                    chat_id=recipient, text=part, reply_markup=reply_markup(message) if last else None,
+                    disable_notification=bool(message.custom.get("quiet")),
+                )
         # Order matters: BadRequest is a NetworkError in python-telegram-bot.
         except (Forbidden, BadRequest, InvalidToken, ChatMigrated) as error:
             # Blocked by the reporter, a deleted chat, a bad token: trying again cannot help.

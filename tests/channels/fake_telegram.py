@@ -118,6 +118,8 @@ class FakeTelegram:
             return self.fail_status, _error(self.fail_status, "Bad Gateway")
         if not params.get("chat_id") or not params.get("text"):
             return 400, _error(400, "Bad Request: message text is empty")
+        if len(params["text"]) > 4096:  # Telegram's limit, in characters
+            return 400, _error(400, "Bad Request: message is too long")
         return 200, {"ok": True, "result": self._message(params)}
 
     def _message(self, params: dict[str, Any]) -> dict[str, Any]:

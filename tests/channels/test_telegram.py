@@ -317,6 +317,25 @@ async def test_a_quiet_reply_makes_no_sound_and_refusals_are_final(telegram: Fak
         await asyncio.gather(*(bot.shutdown() for bot in bots))
 
 
+async def test_a_reply_over_telegrams_limit_goes_in_parts_with_the_keyboard_on_the_last(
+    telegram: FakeTelegram,
+) -> None:
+    bot = make_bot(bot_settings(telegram))
+    sentence = "Tekan kuat dan cepat di tengah dada, 100 sampai 120 kali per menit. "
+    text = (sentence * 70).strip()
+    assert len(text) > 4096
+    buttons = [{"title": "Ya", "payload": "/affirm"}, {"title": "Tidak", "payload": "/deny"}]
+    try:
+        await TelegramSender(bot).send(str(CHAT), OutboundMessage(text, buttons=buttons))
+    finally:
+        await bot.shutdown()
+    sent = telegram.sent_to(CHAT)
+    assert len(sent) == 2 and all(len(m["text"]) <= 4096 for m in sent)
+    assert " ".join(m["text"] for m in sent) == text
+    assert "reply_markup" not in sent[0]
+    assert sent[1]["reply_markup"]["keyboard"] == [[{"text": "Ya"}, {"text": "Tidak"}]]
+
+
 # python-telegram-bot 22 warns when its RetryAfter is built (retry_after will become a
 # timedelta); the warning is the library's, about its own attribute, which Sigap does not read.
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
