@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 
-from nlu.classifier import build_classifier
-from nlu.model import NLU, NLUConfig
-from nlu.normalise import normalise
-from nlu.training_data import load_dir
+from nlu import crf
+from nlu.model import NLU, NLUConfig, fit
+from nlu.training_data import Example, load_dir
 
 NOT_EMERGENCY = frozenset({"non_emergency", "prank_or_test", "out_of_scope", "greet"})
 _WORD = re.compile(r"\w+")
@@ -117,22 +117,32 @@ def evaluate_file(project_dir: Path, models_dir: Path, data: str) -> str:
 
 
 def cross_validate(project_dir: Path, folds: int) -> str:
-    """K-fold cross-validation of the intent and type classifiers on the training data."""
+    """K-fold cross-validation of the whole NLU as it runs in production: each fold fits the
+    intent and type classifiers and the location CRF on the other folds, and its examples are
+    parsed (safety bias, cues and all) and reported like `sigap nlu test`."""
     config = NLUConfig.load(project_dir / "config.yml")
     examples = load_dir(project_dir / "data")
-    texts = [normalise(e.text).text for e in examples]
     labels = [e.intent + (f"/{e.emergency_type}" if e.emergency_type else "") for e in examples]
-    gold, predicted = [], []
-    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, labels):
-        model = build_classifier(config.featurizers, config.intent_options)
-        model.fit([texts[i] for i in train_idx], [labels[i] for i in train_idx])
-        gold += [labels[i] for i in test_idx]
-        predicted += list(model.predict([texts[i] for i in test_idx]))
-    intent_gold = [g.split("/")[0] for g in gold]
-    intent_got = [p.split("/")[0] for p in predicted]
-    accuracy = sum(a == b for a, b in zip(gold, predicted, strict=True)) / len(gold)
-    return "\n".join([
-        f"{folds}-fold cross-validation on {len(gold)} training examples",
-        f"intent/type label accuracy: {accuracy:.3f}",
-        classification_report(intent_gold, intent_got, zero_division=0, digits=3),
-    ])
+    cases: list[Case] = []
+    splits = StratifiedKFold(folds, shuffle=True, random_state=0).split(examples, labels)
+    with tempfile.TemporaryDirectory() as tmp:
+        for fold, (train_idx, test_idx) in enumerate(splits):
+            crf_path = Path(tmp) / f"fold{fold}.crfsuite"
+            bundle = fit(config, [examples[i] for i in train_idx], crf_path)
+            bundle["locations"] = crf.CrfLocationExtractor(crf_path)
+            nlu = NLU(bundle)
+            cases += [_case(nlu, f"fold{fold}:{i}", examples[i]) for i in test_idx]
+    return f"{folds}-fold cross-validation on {len(cases)} training examples\n" + report(cases)
+
+
+def _case(nlu: NLU, case_id: str, example: Example) -> Case:
+    parsed = nlu.parse(example.text)
+    place = next((e.value for e in parsed.entities if e.entity == "location"), None)
+    gold_place = next((s.value for s in example.spans if s.entity == "location"), None)
+    return Case(
+        id=case_id, text=example.text, intent=example.intent,
+        predicted_intent=parsed.intent.name, confidence=parsed.intent.confidence,
+        type=example.emergency_type,
+        predicted_type=parsed.emergency_type.name if parsed.emergency_type else None,
+        location=gold_place, predicted_location=place,
+    )

@@ -19,7 +19,7 @@ from nlu import entities as entity_rules
 from nlu.classifier import build_classifier, ranking
 from nlu.language import identify
 from nlu.normalise import Normalised, normalise
-from nlu.training_data import data_files, fingerprint, load_dir
+from nlu.training_data import Example, data_files, fingerprint, load_dir
 from nlu.types import Entity, Label, Location, ParseResult
 
 log = logging.getLogger(__name__)
@@ -87,19 +87,24 @@ def train(project_dir: Path, models_dir: Path) -> Path:
     examples = load_dir(project_dir / "data")
     if not examples:
         raise ValueError(f"no training examples under {project_dir / 'data' / 'nlu'}")
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / model_name(project_dir)
+    bundle = fit(config, examples, path.with_suffix(".crfsuite"))
+    # The skops file is written last: its presence says the whole model is there.
+    sio.dump(bundle, path)
+    return path
+
+
+def fit(config: NLUConfig, examples: list[Example], crf_path: Path) -> dict[str, Any]:
+    """Fit the intent and type classifiers (returned) and the location CRF (written to crf_path)."""
     texts = [normalise(e.text).text for e in examples]
     intent_model = build_classifier(config.featurizers, config.intent_options)
     intent_model.fit(texts, [e.intent for e in examples])
     typed = [(t, e.emergency_type) for t, e in zip(texts, examples, strict=True) if e.emergency_type]
     type_model = build_classifier(config.featurizers, config.type_options)
     type_model.fit([t for t, _ in typed], [label for _, label in typed])
-    models_dir.mkdir(parents=True, exist_ok=True)
-    path = models_dir / model_name(project_dir)
-    crf.train(examples, path.with_suffix(".crfsuite"))
-    bundle = {"intent": intent_model, "type": type_model, "threshold": config.safety_threshold}
-    # The skops file is written last: its presence says the whole model is there.
-    sio.dump(bundle, path)
-    return path
+    crf.train(examples, crf_path)
+    return {"intent": intent_model, "type": type_model, "threshold": config.safety_threshold}
 
 
 def load_model(project_dir: Path, models_dir: Path) -> dict[str, Any]:

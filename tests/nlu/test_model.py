@@ -85,3 +85,22 @@ def test_the_crf_finds_a_lower_case_place_and_stops_where_the_place_ends(nlu: NL
     assert place.value.startswith("kota ternate")
     assert "retak" not in place.value
     assert text[place.start:place.end] == place.value
+
+
+def test_cross_validation_parses_held_out_examples_with_models_fitted_without_them(tmp_path: Path) -> None:
+    from nlu.evaluate import cross_validate
+    from nlu.training_data import load_dir
+
+    (tmp_path / "data" / "nlu").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "config.yml", tmp_path)
+    for name in ("emergency_fire.yml", "emergency_flood.yml", "greet.yml", "thanks.yml"):
+        shutil.copy(PROJECT_DIR / "data" / "nlu" / name, tmp_path / "data" / "nlu")
+    examples = load_dir(tmp_path / "data")
+    printed = cross_validate(tmp_path, 2)
+    assert printed.startswith(f"2-fold cross-validation on {len(examples)} training examples")
+    lines = {line.split(":")[0]: line for line in printed.splitlines() if ":" in line}
+    assert float(lines["intent accuracy"].split()[-1]) > 0.8
+    assert "emergency recall" in lines and "location span" in lines
+    # Fire and flood reports are told apart on examples the models never saw.
+    fire = next(line for line in printed.splitlines() if line.strip().startswith("fire "))
+    assert float(fire.split()[3]) > 0.8  # F1
