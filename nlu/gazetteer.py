@@ -1,6 +1,6 @@
 """Offline place lookup: Indonesian provinces, regencies and kecamatan with their centroids.
 
-A span such as "desa sukodono kec bonang demak" is read as tokens with roles (after "jl" a
+A span such as "desa margolinduk kec bonang demak" is read as tokens with roles (after "jl" a
 street, after "desa" a village, after "kec" a district), looked up exactly and, where nothing
 matched, fuzzily. The rules lean towards no answer: the centroid of a wrong kecamatan sends help
 to the wrong place, while no answer makes the bot ask.
@@ -329,7 +329,7 @@ def _area(
     if len(options) > 1 and len({_REGENCY_KIND.sub("", r.name.lower()) for r in options}) == 1:
         # Bare "semarang" names both Kota and Kabupaten Semarang; people mostly mean the city.
         options = {r for r in options if r.name.startswith("Kota ")}
-    if options:  # several: "jalan raya solok padang" names two regencies, but one province
+    if options:  # several: "jalan raya bukittinggi payakumbuh" names two regencies, but one province
         return _common(options, province, by_code)
     return province
 

@@ -192,7 +192,7 @@ def test_a_gps_pin_wins_over_text_and_asks_no_server(nominatim: Nominatim) -> No
 
 
 def test_without_a_geocoder_the_gazetteer_answers() -> None:
-    location = resolve_location("desa sukodono kec bonang demak")
+    location = resolve_location("desa margolinduk kec bonang demak")
     assert location is not None
     assert (location.source, location.admin.district) == ("gazetteer", "Bonang")
 
