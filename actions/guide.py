@@ -54,7 +54,7 @@ async def say_guidance(
     protocol = guidance.load_protocols()[state["topic"]]
     step_id = state.get("next")
     if answer is not None and state.get("at"):
-        asked = _step(protocol, state["at"])
+        asked = protocol.step(state["at"])
         step_id = asked.yes if answer else asked.no
     if not step_id:
         return []
@@ -62,21 +62,19 @@ async def say_guidance(
         protocol = guidance.load_protocols()[step_id.split(":", 1)[1]]
         step_id = protocol.steps[0].id
     lang = context.language(tracker)
-    sms = tracker.get_latest_input_channel() == "sms"
-    return await _say_from(dispatcher, tracker, protocol, step_id, lang, sms, questions)
+    channel = tracker.get_latest_input_channel() or ""
+    return await _say_from(dispatcher, tracker, protocol, step_id, lang, channel, questions)
 
 
 async def _say_from(
-    dispatcher: CollectingDispatcher, tracker: Tracker, protocol: Any, step_id: str,
-    lang: str, sms: bool, questions: bool,
+    dispatcher: CollectingDispatcher, tracker: Tracker, protocol: guidance.Protocol, step_id: str,
+    lang: str, channel: str, questions: bool,
 ) -> list[dict[str, Any]]:
     """Say one turn of the protocol from `step_id`, as `guidance.render` lays it out."""
-    steps = protocol.steps
-    index = next(i for i, s in enumerate(steps) if s.id == step_id)
-    if index == 0:
+    if step_id == protocol.steps[0].id:
         await _schedule_reminders(tracker, protocol, lang)
-    messages = guidance.render(protocol, lang, "sms" if sms else "chat", start=step_id)
-    question = _next_question(protocol, index)
+    messages = guidance.render(protocol, lang, channel, start=step_id)
+    _said, question = guidance.turn(protocol, step_id)
     if question is None:
         for text in messages:
             dispatcher.utter_message(text=text)
@@ -93,21 +91,7 @@ async def _say_from(
             SlotSet("requested_slot", None)]
 
 
-def _next_question(protocol: Any, index: int) -> Any:
-    """The first check question from `index` on, unless the turn ends before it."""
-    for step in protocol.steps[index:]:
-        if step.ask:
-            return step
-        if step.end:
-            return None
-    return None
-
-
-def _step(protocol: Any, step_id: str) -> Any:
-    return next(s for s in protocol.steps if s.id == step_id)
-
-
-async def _schedule_reminders(tracker: Tracker, protocol: Any, lang: str) -> None:
+async def _schedule_reminders(tracker: Tracker, protocol: guidance.Protocol, lang: str) -> None:
     db = current().db
     conversation = context.conversation_id(tracker)
     await asyncio.to_thread(reminders.cancel, db, conversation)

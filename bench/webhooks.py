@@ -36,7 +36,7 @@ from tests.channels.fake_twilio import (  # noqa: E402
     inbound,
     signature,
 )
-from tests.conftest import _free_port  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 
 PUBLIC_URL = "https://112.example.go.id"
 PATH = "/webhooks/twilio/sms"
@@ -77,7 +77,7 @@ def main() -> None:
         models = Path(tmp) / "models"
         train(PROJECT_DIR, models)
         database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "DATABASE_URL": database_url, "MODELS_DIR": str(models),
                "PUBLIC_URL": PUBLIC_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_SMS_FROM": SMS_FROM,

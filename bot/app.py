@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,18 +13,14 @@ from sqlalchemy import text
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 import channels
-from bot import api, guidance
-from bot.conversations import Conversations
-from bot.outbox import Outbox
-from bot.services import Services, build_engine, build_locks, build_services, set_current
+from bot import api
+from bot.runtime import running_core
+from bot.services import Services
 from bot.settings import Settings, get_settings
-from nlu.model import NLU
 
 log = logging.getLogger(__name__)
 # Larger bodies are refused before they are read: no provider sends more.
 MAX_BODY_BYTES = 256 * 1024
-# How long shutdown waits for the outbox to finish the sends under way.
-SHUTDOWN_SECONDS = 10.0
 
 
 class BodyLimit(BaseHTTPMiddleware):
@@ -45,37 +40,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = build_services(settings)
-        nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
-        guidance.load_protocols()  # read and checked now, not in the middle of someone's turn
-        set_current(services)
-        outbox = Outbox(
-            services.db, {p.name: p.sender for p in plugins if p.sender},
-            settings.outbox_first_retry_seconds,
-        )
-        locks = build_locks(settings)
-        conversations = Conversations(
-            services, nlu, build_engine(services), outbox.push_channels, locks
-        )
-        conversations.on_replies.append(outbox.kick)
-        app.state.services, app.state.outbox = services, outbox
-        app.state.conversations = conversations
-        recovered = await conversations.process_backlog()
-        if recovered:
-            log.warning("processed %d messages left over from a previous run", recovered)
-        tasks = [asyncio.create_task(outbox.run())] + [
-            asyncio.create_task(p.background(conversations, outbox)) for p in plugins if p.background
-        ]
-        yield
-        await conversations.drain()
-        outbox.stop()
-        await asyncio.wait(tasks[:1], timeout=SHUTDOWN_SECONDS)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await locks.close()
-        set_current(None)
-        services.db.dispose()
+        senders = [p.sender for p in plugins if p.sender]
+        background = [p.background for p in plugins if p.background]
+        async with running_core(settings, senders, background) as core:
+            app.state.services, app.state.outbox = core.services, core.outbox
+            app.state.conversations = core.conversations
+            yield
 
     app = FastAPI(title="Sigap 112", lifespan=lifespan)
     app.add_middleware(BodyLimit)

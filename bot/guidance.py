@@ -117,24 +117,34 @@ def protocol_for(emergency_type: str | None, cues: Iterable[str],
     return protocols[topic] if topic else None
 
 
+def turn(protocol: Protocol, start: str | None = None) -> tuple[list[Step], Step | None]:
+    """The steps one turn says from `start` (default: the first step), in file order, and the
+    check question that ends the turn (None when the branch ends first)."""
+    index = 0 if start is None else protocol.steps.index(protocol.step(start))
+    said: list[Step] = []
+    for step in protocol.steps[index:]:
+        if step.ask:
+            return said, step
+        said.append(step)
+        if step.end:
+            break
+    return said, None
+
+
 def render(protocol: Protocol, lang: str, channel: str, start: str | None = None) -> list[str]:
     """The messages of one turn from `start` (default: the first step), exactly as they are sent.
 
-    Steps go in file order up to and including the first question; reaching the end (or an `end`
-    step) adds `stop_when`. SMS: one message per text. Chat: the texts before a question are
-    numbered "1. ..." and joined, CHAT_STEPS_PER_MESSAGE per message; a lone text stays plain.
+    The turn's steps, then its question; a turn that ends the branch adds `stop_when`.
+    SMS: one message per text. Chat: the texts before a question are numbered "1. ..." and
+    joined, CHAT_STEPS_PER_MESSAGE per message; a lone text stays plain.
     """
-    index = 0 if start is None else protocol.steps.index(protocol.step(start))
-    said: list[str] = []
-    for step in protocol.steps[index:]:
-        if step.ask:
-            return [*_join(said, channel), step.ask.get(lang)]
-        said.append(step.text.get(lang))
-        if step.end:
-            break
+    said, question = turn(protocol, start)
+    texts = [step.text.get(lang) for step in said]
+    if question is not None:
+        return [*_join(texts, channel), question.text.get(lang)]
     if protocol.stop_when:
-        said.append(protocol.stop_when.get(lang))
-    return _join(said, channel)
+        texts.append(protocol.stop_when.get(lang))
+    return _join(texts, channel)
 
 
 def _join(texts: list[str], channel: str) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.database import Database
 from bot.messages import OutboundMessage
@@ -134,15 +134,16 @@ class Outbox:
 
     def retry_now(self, channel: str) -> int:
         """The channel's provider is back: its waiting messages are due now, not at their backoff."""
+        now = utcnow()
         with self.db.session() as session:
-            rows = session.scalars(
-                select(OutboxMessage).where(OutboxMessage.status == "pending")
-                .where(OutboxMessage.channel == channel).where(OutboxMessage.next_attempt_at > utcnow())
-            ).all()
-            for row in rows:
-                row.next_attempt_at = utcnow()
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.channel == channel)
+                .where(OutboxMessage.next_attempt_at > now)
+                .values(next_attempt_at=now)
+            )
         self.kick()
-        return len(rows)
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def record_delivery(self, provider_message_id: str, status: str) -> bool:
         """Record a provider's delivery report; False when the id is not ours."""
@@ -199,8 +200,9 @@ class Outbox:
         """Give back claimed messages that were not tried (an older one failed)."""
         if outbox_ids:
             with self.db.session() as session:
-                for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))):
-                    row.claimed_until = None
+                session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids)).values(claimed_until=None)
+                )
 
     def _failed(self, outbox_id: int, error: str, retryable: bool) -> None:
         with self.db.session() as session:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.database import Database
 from bot.dispatch import publish
-from bot.models import Conversation, Ticket, TicketEvent, utcnow
+from bot.models import Ticket, TicketEvent, utcnow
 from bot.routing import Routing
 
 STATUSES = ("new", "acknowledged", "en_route", "on_scene", "resolved", "cancelled")
@@ -191,13 +191,6 @@ class TicketDesk:
         with self.db.session() as session:
             ticket = session.scalars(query).first()
             return TicketView.of(ticket) if ticket else None
-
-    def reporter(self, ticket_id: int) -> tuple[int, str, str]:
-        """(conversation id, channel, sender id) of the ticket's reporter."""
-        with self.db.session() as session:
-            ticket = _get(session, ticket_id)
-            conversation = session.get_one(Conversation, ticket.conversation_id)
-            return conversation.id, conversation.channel, conversation.sender_id
 
 
 def _get(session: Session, ticket_id: int) -> Ticket:

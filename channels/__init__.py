@@ -1,6 +1,6 @@
 """Channel adapters. Each translates a provider's payloads; nothing about emergencies here.
 
-Adding a channel means adding a module and one line in `plugins`; bot/ stays untouched.
+Adding a channel means adding a module and its name in `CHANNEL_MODULES`; bot/ stays untouched.
 """
 
 from __future__ import annotations

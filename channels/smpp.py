@@ -403,14 +403,13 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
     """The SMPP channel when SMS_PROVIDER=smpp; a missing SMSC address is a startup error."""
     from channels import ChannelPlugin
 
-    config = settings
-    if config.sms_provider != "smpp":
+    if settings.sms_provider != "smpp":
         return None
-    if not (config.smpp_host and config.smpp_system_id and config.smpp_source_addr):
+    if not (settings.smpp_host and settings.smpp_system_id and settings.smpp_source_addr):
         raise ValueError("SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and SMPP_SOURCE_ADDR")
-    link = SmppLink(config)
+    link = SmppLink(settings)
 
     async def background(conversations: Conversations, outbox: Outbox) -> None:
         await link.run(CoreEvents(conversations, outbox))
 
-    return ChannelPlugin(CHANNEL, APIRouter(), SmppSender(link, config), background)
+    return ChannelPlugin(CHANNEL, APIRouter(), SmppSender(link, settings), background)

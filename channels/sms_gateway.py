@@ -224,19 +224,18 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
     """The Android gateway when SMS_PROVIDER=android; missing settings are a startup error."""
     from channels import ChannelPlugin
 
-    config = settings
-    if config.sms_provider != "android":
+    if settings.sms_provider != "android":
         return None
-    if not (config.sms_gateway_url and config.sms_gateway_password.get_secret_value()
-            and config.sms_gateway_signing_key.get_secret_value()):
+    if not (settings.sms_gateway_url and settings.sms_gateway_password.get_secret_value()
+            and settings.sms_gateway_signing_key.get_secret_value()):
         raise ValueError("SMS_PROVIDER=android needs SMS_GATEWAY_URL, SMS_GATEWAY_PASSWORD "
                          "and SMS_GATEWAY_SIGNING_KEY")
-    sender = SmsGatewaySender(config)
+    sender = SmsGatewaySender(settings)
 
     async def background(_conversations: Conversations, outbox: Outbox) -> None:
         await watch_health(sender, outbox)
 
-    return ChannelPlugin(CHANNEL, _router(config, sender.state), sender, background)
+    return ChannelPlugin(CHANNEL, _router(settings, sender.state), sender, background)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -253,13 +252,12 @@ def _register_webhook(args: argparse.Namespace) -> int:
     from bot.settings import get_settings
 
     settings = get_settings()
-    config = settings
-    if not config.sms_gateway_url:
+    if not settings.sms_gateway_url:
         print("SMS_GATEWAY_URL is not set")
         return 2
     url = args.url or settings.public_url.rstrip("/") + WEBHOOK_PATH
     try:
-        done = asyncio.run(register_webhooks(SmsGatewaySender(config), url))
+        done = asyncio.run(register_webhooks(SmsGatewaySender(settings), url))
     except (httpx.TransportError, APIError) as error:
         print(f"the SMS gateway refused or is unreachable: {error!r}")
         return 1

@@ -21,16 +21,17 @@ def fits_sms(text: str) -> bool:
 
 def split_sms(text: str) -> list[str]:
     """A reply as GSM-7 SMS bodies of at most MAX_SEGMENTS segments each, nothing dropped."""
-    return split_text(to_gsm7(text), fits_sms) or [to_gsm7(text)]
+    return split_text(to_gsm7(text), fits_sms)
 
 
 def split_text(text: str, fits: Callable[[str], bool]) -> list[str]:
-    """Split text into parts that each `fits`, at sentence, else word, boundaries; nothing lost."""
+    """Split text into parts that each `fits`, at sentence, else word, boundaries; nothing lost.
+    A text with nothing to split (empty) comes back as it is, so there is always one part."""
     parts: list[str] = []
     rest = _fill("", text.strip(), fits, parts, 0)
     if rest.strip():
         parts.append(rest.strip())
-    return parts
+    return parts or [text]
 
 
 # Cut points, coarse to fine: after a sentence (punctuation then space, or a line end),

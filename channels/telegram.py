@@ -229,7 +229,7 @@ class TelegramSender:
         token = self.bot.token
         # Over Telegram's limit, the text goes in parts cut between sentences; the keyboard
         # comes with the last. A retry after a part failed sends the earlier parts again.
-        parts = split_text(message.text, _fits_telegram) or [message.text]
+        parts = split_text(message.text, _fits_telegram)
         try:
             await self.bot.initialize()  # once: opens the HTTP client, checks the token (getMe)
             for index, part in enumerate(parts):

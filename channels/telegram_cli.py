@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import re
 import sys
@@ -16,7 +15,6 @@ from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, Ret
 from bot.settings import Settings, get_settings
 from channels.telegram import (
     ALLOWED_UPDATES,
-    CHANNEL,
     WEBHOOK_PATH,
     TelegramSender,
     describe,
@@ -114,43 +112,21 @@ async def receive_updates(bot: Bot, conversations: Conversations, timeout: int =
 
 
 async def poll(settings: Settings, timeout: int = LONG_POLL_SECONDS) -> None:
-    """Answer Telegram by long polling until cancelled: the core as `sigap serve` builds it."""
+    """Answer Telegram by long polling until cancelled: the core as `sigap serve` runs it."""
     # Imported here: every `sigap` command builds the parser, only this one needs the core.
-    from bot.conversations import Conversations
-    from bot.outbox import Outbox
-    from bot.services import build_engine, build_locks, build_services, set_current
-    from nlu.model import NLU
+    from bot.runtime import running_core
 
-    services = build_services(settings)
-    # Torn down in reverse: finish the turns, stop sending, then close what they used.
-    async with contextlib.AsyncExitStack() as stack:
-        stack.callback(services.db.dispose)
-        nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
-        set_current(services)
-        stack.callback(set_current, None)
-        bot = make_bot(settings)
-        stack.push_async_callback(bot.shutdown)
-        outbox = Outbox(services.db, {CHANNEL: TelegramSender(bot)}, settings.outbox_first_retry_seconds)
-        locks = build_locks(settings)
-        stack.push_async_callback(locks.close)
-        conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels, locks)
-        conversations.on_replies.append(outbox.kick)
-        stack.push_async_callback(_stop, asyncio.create_task(outbox.run()))
-        stack.push_async_callback(conversations.drain)
-        await bot.initialize()
-        # Telegram refuses getUpdates while a webhook is set; python-telegram-bot's own
-        # run_polling deletes it as well. Pending updates are kept.
-        await bot.delete_webhook()
-        log.info("telegram: @%s polling for updates", bot.username)
-        recovered = await conversations.process_backlog()
-        if recovered:
-            log.warning("processed %d messages left over from a previous run", recovered)
-        await receive_updates(bot, conversations, timeout)
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    bot = make_bot(settings)
+    try:
+        async with running_core(settings, [TelegramSender(bot)]) as core:
+            await bot.initialize()
+            # Telegram refuses getUpdates while a webhook is set; python-telegram-bot's own
+            # run_polling deletes it as well. Pending updates are kept.
+            await bot.delete_webhook()
+            log.info("telegram: @%s polling for updates", bot.username)
+            await receive_updates(bot, core.conversations, timeout)
+    finally:
+        await bot.shutdown()
 
 
 def _poll(_args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -19,7 +20,9 @@ from twilio.rest import Client
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import DeliveryError
 from bot.settings import Settings
-from channels.sms_text import split_text
+
+if TYPE_CHECKING:
+    from channels import ChannelPlugin
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,25 @@ class TwilioAccount:
             # The Api domain builds every Messages URL from base_url.
             client.api.base_url = self.api_url.rstrip("/")
         return client
+
+
+def twilio_plugin(
+    settings: Settings, account: TwilioAccount, path: str,
+    to_inbound: Callable[[Form], InboundMessage], sender: TwilioSender,
+) -> ChannelPlugin:
+    """A Twilio channel: its signed webhook at `path`, its sender, and the status route."""
+    from channels import ChannelPlugin
+
+    router = APIRouter()
+
+    @router.post(path)
+    async def webhook(request: Request) -> Response:
+        form = await signed_form(request, account, path)
+        return await accept(request, to_inbound(form))
+
+    if serves_status(settings, sender.channel):
+        add_status_route(router, account)
+    return ChannelPlugin(sender.channel, router, sender)
 
 
 def serves_status(settings: Settings, channel: str) -> bool:
@@ -128,28 +150,24 @@ def add_status_route(router: APIRouter, account: TwilioAccount) -> None:
 
 
 class TwilioSender:
-    """Sends texts with Twilio's Messages API, split into parts that `fits`."""
+    """Sends texts with Twilio's Messages API, in the parts `split` cuts them into."""
 
     def __init__(
         self, channel: str, account: TwilioAccount, sender: str, address: Callable[[str], str],
-        fits: Callable[[str], bool],
+        split: Callable[[str], list[str]],
     ) -> None:
         self.channel = channel
         self.messages = account.rest_client().messages
         # A Messaging Service SID (MG...) picks the sender number itself.
         self.origin = {"messaging_service_sid" if sender.startswith("MG") else "from_": sender}
         self.address = address
-        self.fits = fits
+        self.split = split
         self.status_callback = account.public_url + STATUS_PATH
         self._progress: dict[tuple[str, tuple[str, ...]], int] = {}
 
     async def send(self, recipient: str, message: OutboundMessage) -> str | None:
         """Send the text (quick-reply buttons are already spelled out in it); the last part's SID."""
-        return await self.send_parts(recipient, self.parts(message.text))
-
-    def parts(self, text: str) -> list[str]:
-        """The bodies to send for one reply."""
-        return split_text(text, self.fits) or [text]
+        return await self.send_parts(recipient, self.split(message.text))
 
     def sent(self, body: str) -> None:
         """Called after each part left (metrics)."""

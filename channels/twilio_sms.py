@@ -11,23 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request, Response
-
-from bot.gsm7 import segments, to_gsm7
+from bot.gsm7 import segments
 from bot.messages import InboundMessage
 from bot.settings import Settings
-from channels.sms_text import SEGMENTS_SENT, fits_sms
-from channels.twilio_common import (
-    Form,
-    TwilioAccount,
-    TwilioSender,
-    accept,
-    add_status_route,
-    media_refs,
-    required,
-    serves_status,
-    signed_form,
-)
+from channels.sms_text import SEGMENTS_SENT, split_sms
+from channels.twilio_common import Form, TwilioAccount, TwilioSender, media_refs, required, twilio_plugin
 
 if TYPE_CHECKING:
     from channels import ChannelPlugin
@@ -39,22 +27,11 @@ PATH = "/webhooks/twilio/sms"
 def plugin(settings: Settings) -> ChannelPlugin | None:
     """The Twilio SMS channel, when the Twilio account and TWILIO_SMS_FROM are set
     (and SMS_PROVIDER is unset or "twilio")."""
-    from channels import ChannelPlugin
-
     account = TwilioAccount.of(settings)
     sender = settings.twilio_sms_from
     if account is None or not sender or settings.sms_provider not in (None, "", "twilio"):
         return None
-    router = APIRouter()
-
-    @router.post(PATH)
-    async def webhook(request: Request) -> Response:
-        form = await signed_form(request, account, PATH)
-        return await accept(request, to_inbound(form))
-
-    if serves_status(settings, CHANNEL):
-        add_status_route(router, account)
-    return ChannelPlugin(CHANNEL, router, SmsSender(account, sender))
+    return twilio_plugin(settings, account, PATH, to_inbound, SmsSender(account, sender))
 
 
 def to_inbound(form: Form) -> InboundMessage:
@@ -73,11 +50,8 @@ class SmsSender(TwilioSender):
     """Sends replies as SMS; buttons are already spelled out in the text ("Balas YA atau TIDAK")."""
 
     def __init__(self, account: TwilioAccount, sender: str) -> None:
-        super().__init__(CHANNEL, account, sender, lambda number: number, fits_sms)
-
-    def parts(self, text: str) -> list[str]:
-        """GSM-7 bodies of at most MAX_SEGMENTS segments."""
-        return super().parts(to_gsm7(text))
+        # GSM-7 bodies of at most MAX_SEGMENTS segments each.
+        super().__init__(CHANNEL, account, sender, lambda number: number, split_sms)
 
     def sent(self, body: str) -> None:
         """Count the segments Twilio will bill."""

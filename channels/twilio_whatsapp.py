@@ -10,21 +10,17 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request, Response
-
 from bot.messages import InboundMessage
 from bot.settings import Settings
+from channels.sms_text import split_text
 from channels.twilio_common import (
     MAX_BODY_CHARS,
     Form,
     TwilioAccount,
     TwilioSender,
-    accept,
-    add_status_route,
     media_refs,
     required,
-    serves_status,
-    signed_form,
+    twilio_plugin,
 )
 
 if TYPE_CHECKING:
@@ -38,24 +34,13 @@ log = logging.getLogger(__name__)
 
 def plugin(settings: Settings) -> ChannelPlugin | None:
     """The WhatsApp channel, when the Twilio account and TWILIO_WHATSAPP_FROM are set."""
-    from channels import ChannelPlugin
-
     account = TwilioAccount.of(settings)
     sender = settings.twilio_whatsapp_from
     if account is None or not sender:
         return None
     if not sender.startswith(("MG", PREFIX)):
         sender = PREFIX + sender
-    router = APIRouter()
-
-    @router.post(PATH)
-    async def webhook(request: Request) -> Response:
-        form = await signed_form(request, account, PATH)
-        return await accept(request, to_inbound(form))
-
-    if serves_status(settings, CHANNEL):
-        add_status_route(router, account)
-    return ChannelPlugin(CHANNEL, router, WhatsAppSender(account, sender))
+    return twilio_plugin(settings, account, PATH, to_inbound, WhatsAppSender(account, sender))
 
 
 def to_inbound(form: Form) -> InboundMessage:
@@ -98,4 +83,5 @@ class WhatsAppSender(TwilioSender):
     """Sends replies as WhatsApp session messages (free-form text, no GSM-7 limits)."""
 
     def __init__(self, account: TwilioAccount, sender: str) -> None:
-        super().__init__(CHANNEL, account, sender, lambda number: PREFIX + number, fits_body)
+        super().__init__(CHANNEL, account, sender, lambda number: PREFIX + number,
+                         lambda text: split_text(text, fits_body))

@@ -13,7 +13,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from nlu import crf
 from nlu.model import NLU, NLUConfig, fit
-from nlu.training_data import Example, load_dir
+from nlu.training_data import load_dir
 
 NOT_EMERGENCY = frozenset({"non_emergency", "prank_or_test", "out_of_scope", "greet"})
 _WORD = re.compile(r"\w+")
@@ -57,21 +57,26 @@ def span_f1(cases: list[Case]) -> tuple[float, float, float]:
 
 def run_cases(nlu: NLU, path: Path) -> list[Case]:
     """Parse every labelled message of a JSON-lines file."""
-    cases = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        parsed = nlu.parse(row["text"])
-        place = next((e.value for e in parsed.entities if e.entity == "location"), None)
-        cases.append(Case(
-            id=str(row.get("id", "")), text=row["text"], intent=row["intent"],
-            predicted_intent=parsed.intent.name, confidence=parsed.intent.confidence,
-            type=row.get("type"),
-            predicted_type=parsed.emergency_type.name if parsed.emergency_type else None,
-            location=row.get("location_text"), predicted_location=place,
-        ))
-    return cases
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        parse_case(nlu, str(row.get("id", "")), row["text"], row["intent"], row.get("type"),
+                   row.get("location_text"))
+        for row in rows
+    ]
+
+
+def parse_case(
+    nlu: NLU, case_id: str, text: str, intent: str, kind: str | None, location: str | None
+) -> Case:
+    """A labelled message and what the NLU makes of it."""
+    parsed = nlu.parse(text)
+    place = next((e.value for e in parsed.entities if e.entity == "location"), None)
+    return Case(
+        id=case_id, text=text, intent=intent,
+        predicted_intent=parsed.intent.name, confidence=parsed.intent.confidence,
+        type=kind, predicted_type=parsed.emergency_type.name if parsed.emergency_type else None,
+        location=location, predicted_location=place,
+    )
 
 
 def report(cases: list[Case]) -> str:
@@ -131,18 +136,10 @@ def cross_validate(project_dir: Path, folds: int) -> str:
             bundle = fit(config, [examples[i] for i in train_idx], crf_path)
             bundle["locations"] = crf.CrfLocationExtractor(crf_path)
             nlu = NLU(bundle)
-            cases += [_case(nlu, f"fold{fold}:{i}", examples[i]) for i in test_idx]
+            for i in test_idx:
+                example = examples[i]
+                place = next((s.value for s in example.spans if s.entity == "location"), None)
+                cases.append(parse_case(nlu, f"fold{fold}:{i}", example.text, example.intent,
+                                        example.emergency_type, place))
     return f"{folds}-fold cross-validation on {len(cases)} training examples\n" + report(cases)
 
-
-def _case(nlu: NLU, case_id: str, example: Example) -> Case:
-    parsed = nlu.parse(example.text)
-    place = next((e.value for e in parsed.entities if e.entity == "location"), None)
-    gold_place = next((s.value for s in example.spans if s.entity == "location"), None)
-    return Case(
-        id=case_id, text=example.text, intent=example.intent,
-        predicted_intent=parsed.intent.name, confidence=parsed.intent.confidence,
-        type=example.emergency_type,
-        predicted_type=parsed.emergency_type.name if parsed.emergency_type else None,
-        location=gold_place, predicted_location=place,
-    )

@@ -6,16 +6,17 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from redis import Redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
-from bot.models import Base
+from bot.models import Base, OutboxMessage
 from bot.settings import PROJECT_DIR, Settings
 from nlu.model import train
 
@@ -111,7 +112,7 @@ def settings(database_url: str, redis_url: str | None, models_dir: Path) -> Sett
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -124,7 +125,7 @@ class RunningApp:
         from bot.app import create_app
 
         self.app = create_app(settings)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
@@ -161,3 +162,19 @@ def client(running_app: RunningApp) -> Iterator[httpx.Client]:
     """An HTTP client of the running app."""
     with httpx.Client(base_url=running_app.url, timeout=30) as http:
         yield http
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll until `check()` is truthy; its value (work goes on in the app's background)."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return value
+
+
+def outbox_rows(app: RunningApp) -> list[OutboxMessage]:
+    """Every outbox row of the running app, oldest first."""
+    with app.services.db.session() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,11 +19,7 @@ from typing import Any
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import free_port
 
 
 class FakeSmsGateway:
@@ -33,7 +28,7 @@ class FakeSmsGateway:
     def __init__(self, login: str = "sigap", password: str = "sandi-rahasia",
                  signing_key: str = "kunci-tanda-tangan") -> None:
         self.login, self.password, self.signing_key = login, password, signing_key
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sent: list[dict[str, Any]] = []  # bodies of POST /messages, with the id we gave
         self.webhooks: dict[str, dict[str, Any]] = {}

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,13 +13,13 @@ from sqlalchemy import select
 
 import channels
 from bot.messages import InboundMessage, OutboundMessage
-from bot.models import Message, OutboxMessage
+from bot.models import Message
 from bot.settings import Settings
 from channels import smpp_pdu as wire
 from channels.smpp import SmppLink, SmppSender
 from channels.sms_text import split_sms
 from tests.channels.fake_smsc import FakeSmsc
-from tests.conftest import API_TOKEN, RunningApp
+from tests.conftest import API_TOKEN, RunningApp, eventually, outbox_rows
 from tests.e2e.conversation import tickets
 
 REPORTER = "6281234567890"  # international, as the SMSC writes it (TON 1)
@@ -32,18 +31,6 @@ LONG_REPORT = (
 )
 
 
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll until `check()` is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def smpp_config(smsc: FakeSmsc) -> dict[str, Any]:
     return {
         "sms_provider": "smpp", "smpp_host": "127.0.0.1", "smpp_port": smsc.port,
@@ -52,11 +39,6 @@ def smpp_config(smsc: FakeSmsc) -> dict[str, Any]:
         "smpp_response_timeout_seconds": 2.0, "smpp_reconnect_min_seconds": 0.05,
         "smpp_reconnect_max_seconds": 0.3, "smpp_reassembly_seconds": 1.0,
     }
-
-
-def outbox_rows(app: RunningApp) -> list[OutboxMessage]:
-    with app.services.db.session() as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def inbound_texts(app: RunningApp) -> list[str]:
@@ -114,7 +96,9 @@ def test_link_dropped_rebinds_and_a_reply_pending_during_the_outage_arrives(
 ) -> None:
     smsc.deliver(REPORTER, "ada maling masuk rumah saya di jalan melati 4 bantul")
     [ticket] = eventually(lambda: tickets(smpp_app.services), "a ticket")
-    eventually(lambda: all(r.status == "sent" for r in outbox_rows(smpp_app)), "the first replies")
+    # Rows exist once the turn is saved (the ticket comes earlier, in the middle of the turn).
+    eventually(lambda: (rows := outbox_rows(smpp_app)) and all(r.status == "sent" for r in rows),
+               "the first replies")
     before = len(smsc.messages_to(REPORTER))
 
     smsc.refusing_binds = True

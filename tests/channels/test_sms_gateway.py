@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
 
 import channels
-from bot.models import Message, OutboxMessage
+from bot.models import Message
 from bot.settings import Settings, get_settings
 from tests.channels.fake_sms_gateway import FakeSmsGateway
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, eventually, outbox_rows
 from tests.e2e.conversation import inbound_count, tickets
 
 REPORTER = "+6281234567890"
 WIB = timezone(timedelta(hours=7))
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll until `check()` is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def sms(text: str, number: str = REPORTER, message_id: str = "a1b2c3d4") -> dict[str, Any]:
@@ -40,11 +27,6 @@ def sms(text: str, number: str = REPORTER, message_id: str = "a1b2c3d4") -> dict
     return {"messageId": message_id, "message": text, "sender": number, "phoneNumber": number,
             "recipient": "+6281100000112", "simNumber": 1,
             "receivedAt": datetime.now(WIB).isoformat(timespec="milliseconds")}
-
-
-def outbox_rows(app: RunningApp) -> list[OutboxMessage]:
-    with app.services.db.session() as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def gauge(app: RunningApp) -> float:

@@ -24,22 +24,12 @@ from channels import telegram_cli
 from channels.telegram import LOCATION_BUTTON, WEBHOOK_PATH, TelegramSender, make_bot
 from tests.channels import fake_telegram
 from tests.channels.fake_telegram import SECRET, TOKEN, FakeTelegram
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, eventually
 from tests.e2e.conversation import inbound_count, tickets
 
 CHAT = 5550001234
 ACCIDENT = "tolong ada kecelakaan motor, orangnya tergeletak di jalan"
 FIRE = "tolong ada kebakaran rumah di jl pemuda no 10 kendal"
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll until `check()` is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 @pytest.fixture

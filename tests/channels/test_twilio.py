@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import pytest
@@ -23,23 +21,13 @@ from channels.twilio_common import STATUS_PATH, TwilioAccount
 from channels.twilio_sms import SmsSender
 from tests.channels import fake_twilio
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, WHATSAPP_FROM, FakeTwilio
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, eventually
 from tests.e2e.conversation import inbound_count, tickets
 
 REPORTER = "+6281234567890"
 SMS_PATH = "/webhooks/twilio/sms"
 WHATSAPP_PATH = "/webhooks/twilio/whatsapp"
 PUBLIC_URL = "http://testserver"  # the settings fixture's: Twilio signs PUBLIC_URL + path
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll until `check()` is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return value
 
 
 @pytest.fixture

@@ -1,0 +1,72 @@
+"""One running core: services, NLU, conversations and the outbox, started and stopped in order.
+
+`sigap serve` (bot/app.py) and `sigap telegram poll` both run exactly this; a channel brings
+only its senders and background tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bot import guidance
+from bot.conversations import Conversations
+from bot.outbox import ChannelSender, Outbox
+from bot.services import Services, build_engine, build_locks, build_services, set_current
+from bot.settings import Settings
+from nlu.model import NLU
+
+log = logging.getLogger(__name__)
+
+# How long shutdown waits for the outbox to finish the sends under way.
+SHUTDOWN_SECONDS = 10.0
+
+Background = Callable[[Conversations, Outbox], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Core:
+    """What the channels talk to."""
+
+    services: Services
+    conversations: Conversations
+    outbox: Outbox
+
+
+@asynccontextmanager
+async def running_core(
+    settings: Settings, senders: Sequence[ChannelSender], background: Sequence[Background] = (),
+) -> AsyncIterator[Core]:
+    """Build the core, finish messages left over from a previous run, run the outbox and the
+    channels' background tasks; on exit finish the turns under way, then the sends, then close."""
+    services = build_services(settings)
+    nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
+    guidance.load_protocols()  # read and checked now, not in the middle of someone's turn
+    set_current(services)
+    outbox = Outbox(services.db, {s.channel: s for s in senders}, settings.outbox_first_retry_seconds)
+    locks = build_locks(settings)
+    conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels, locks)
+    conversations.on_replies.append(outbox.kick)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        recovered = await conversations.process_backlog()
+        if recovered:
+            log.warning("processed %d messages left over from a previous run", recovered)
+        tasks = [asyncio.create_task(outbox.run())]
+        tasks += [asyncio.create_task(task(conversations, outbox)) for task in background]
+        yield Core(services, conversations, outbox)
+    finally:
+        await conversations.drain()
+        outbox.stop()
+        if tasks:
+            await asyncio.wait(tasks[:1], timeout=SHUTDOWN_SECONDS)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await locks.close()
+        set_current(None)
+        services.db.dispose()
