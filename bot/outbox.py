@@ -65,6 +65,7 @@ class _Due:
     channel: str
     recipient: str
     message: OutboundMessage
+    attempts: int
 
 
 class Outbox:
@@ -130,16 +131,19 @@ class Outbox:
             await asyncio.to_thread(self._sent, due.id, provider_id)
             OUTBOX_SENT.labels(due.channel).inc()
             sent += 1
+            if due.attempts:  # the provider took a message it had refused: others may go now
+                await asyncio.to_thread(self.retry_now, due.channel)
         return sent
 
     def retry_now(self, channel: str) -> int:
-        """The channel's provider is back: its waiting messages are due now, not at their backoff."""
+        """The channel's provider is back: messages waiting for a retry are due now, not at their
+        backoff (reminders scheduled for later keep their time)."""
         now = utcnow()
         with self.db.session() as session:
             result = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.status == "pending", OutboxMessage.channel == channel)
-                .where(OutboxMessage.next_attempt_at > now)
+                .where(OutboxMessage.attempts > 0, OutboxMessage.next_attempt_at > now)
                 .values(next_attempt_at=now)
             )
         self.kick()
@@ -186,7 +190,7 @@ class Outbox:
                     continue
                 row.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
                 message = OutboundMessage.of({"text": row.text, **row.payload})
-                due.append(_Due(row.id, row.conversation_id, row.channel, recipient, message))
+                due.append(_Due(row.id, row.conversation_id, row.channel, recipient, message, row.attempts))
             return due
 
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:

@@ -170,3 +170,26 @@ async def test_a_late_callback_never_steps_the_delivery_status_back(db: Database
     outbox.record_delivery(row.provider_message_id, "read")
     assert _rows(db)[0].delivery_status == "read"
     assert not outbox.record_delivery("not-ours", "delivered")
+
+
+async def test_a_provider_back_sends_what_waited_at_once_but_reminders_keep_their_time(
+    db: Database,
+) -> None:
+    provider = Provider(failures=2)
+    first = _queue(db, ["tolong"], sender="+6281111")
+    _queue(db, ["kebakaran"], sender="+6282222")
+    reminders.schedule(db, first, [(600, "Terus tekan dada")], "cpr")
+    outbox = Outbox(db, {"sms": provider}, first_retry_seconds=3600)
+    await outbox.deliver_due()  # the provider is down: both replies wait an hour for a retry
+    assert [(r.status, r.attempts) for r in _rows(db)] == [("pending", 1), ("pending", 1), ("pending", 0)]
+    with db.session() as session:  # the first one's retry comes round
+        session.get_one(OutboxMessage, 1).next_attempt_at = utcnow() - timedelta(seconds=1)
+    await outbox.deliver_due()
+    assert [text for _, text in provider.received] == ["tolong"]
+    # Its success says the provider is back: the other reply is due now, not in an hour, and
+    # goes with the pass the outbox wakes for; the reminder stays ten minutes ahead.
+    await outbox.deliver_due()
+    assert [text for _, text in provider.received] == ["tolong", "kebakaran"]
+    reminder = _rows(db)[2]
+    assert (reminder.kind, reminder.status, reminder.attempts) == ("reminder", "pending", 0)
+    assert reminder.next_attempt_at.replace(tzinfo=UTC) - utcnow() > timedelta(seconds=500)
