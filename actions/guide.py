@@ -12,12 +12,13 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from bot import guidance, reminders
 from bot.services import current
+from nlu.normalise import normalise
 
 DomainDict = dict[str, Any]
 # How long CPR encouragement goes on if nobody says help has arrived (seconds).
@@ -70,25 +71,47 @@ async def _say_from(
     dispatcher: CollectingDispatcher, tracker: Tracker, protocol: guidance.Protocol, step_id: str,
     lang: str, channel: str, questions: bool,
 ) -> list[dict[str, Any]]:
-    """Say one turn of the protocol from `step_id`, as `guidance.render` lays it out."""
-    if step_id == protocol.steps[0].id:
-        await _schedule_reminders(tracker, protocol, lang)
-    messages = guidance.render(protocol, lang, channel, start=step_id)
-    _said, question = guidance.turn(protocol, step_id)
+    """Say one turn of the protocol from `step_id`, as `guidance.render` lays it out; questions
+    the reporter's own words already answer are skipped."""
+    facts = reporter_words(tracker)
+    done = guidance.turn(protocol, step_id, facts)
+    if step_id == protocol.steps[0].id or done.protocol is not protocol:
+        await _schedule_reminders(tracker, done.protocol, lang)
+    messages = guidance.render(protocol, lang, channel, start=step_id, facts=facts)
+    question, topic = done.question, done.protocol.topic
     if question is None:
         for text in messages:
             dispatcher.utter_message(text=text)
-        state = {"topic": protocol.topic, "next": None, "at": None}
+        state = {"topic": topic, "next": None, "at": None}
         return [SlotSet("guidance", state), SlotSet("guidance_waiting", False)]
     for text in messages[:-1]:
         dispatcher.utter_message(text=text)
     if not questions:
-        return [SlotSet("guidance", {"topic": protocol.topic, "next": question.id, "at": None})]
+        return [SlotSet("guidance", {"topic": topic, "next": question.id, "at": None})]
     dispatcher.utter_message(text=messages[-1], buttons=YES_NO_BUTTONS[lang])
-    state = {"topic": protocol.topic, "next": None, "at": question.id}
+    state = {"topic": topic, "next": None, "at": question.id}
     # The form's own question waits until this one is answered.
     return [SlotSet("guidance", state), SlotSet("guidance_waiting", True),
             SlotSet("requested_slot", None)]
+
+
+def repeat_question(dispatcher: CollectingDispatcher, tracker: Tracker, state: dict[str, Any]) -> None:
+    """Ask again the check question that still waits for its YES or NO."""
+    protocol = guidance.load_protocols()[state["topic"]]
+    lang = context.language(tracker)
+    dispatcher.utter_message(text=protocol.step(state["at"]).text.get(lang), buttons=YES_NO_BUTTONS[lang])
+
+
+def reporter_words(tracker: Tracker) -> str:
+    """Everything the reporter wrote this session, normalised: what answers a question before
+    it is asked."""
+    texts: list[str] = []
+    for event in tracker.events:
+        if event.get("event") == "session_started":
+            texts = []
+        elif event.get("event") == "user":
+            texts.append(str(event.get("text") or ""))
+    return " ".join(normalise(text).text for text in texts if text)
 
 
 async def _schedule_reminders(tracker: Tracker, protocol: guidance.Protocol, lang: str) -> None:
@@ -146,6 +169,13 @@ class _AskAfterGuidance(Action, ABC):
         waiting = any(e.get("name") == "guidance_waiting" and e.get("value") for e in events)
         if waiting or (not events and tracker.get_slot("guidance_waiting")):
             return [*events, SlotSet("requested_slot", None)]
+        vague = tracker.get_slot("location_vague") if self.slot == "location" else None
+        if vague and tracker.get_slot("location_detail_asked"):
+            # Asked once for a landmark already: the vague place stands, the form goes on.
+            return [*events, SlotSet("location", vague), FollowupAction("report_form")]
+        if vague:
+            dispatcher.utter_message(response="utter_ask_location_detail", place=vague)
+            return [*events, SlotSet("location_detail_asked", True)]
         dispatcher.utter_message(response=f"utter_ask_{self.slot}")
         return events
 

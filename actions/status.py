@@ -14,7 +14,8 @@ from actions import context
 DomainDict = dict[str, Any]
 # Slots of a report; cleared when the reporter cancels, so a new report starts clean.
 REPORT_SLOTS = ("emergency_type", "location", "location_detail", "people_injured",
-                "people_count", "cues", "ticket_id", "requested_slot")
+                "people_count", "cues", "ticket_id", "requested_slot", "location_vague",
+                "location_detail_asked", "type_questions", "report_confirmed", "guidance")
 
 
 class ActionReportStatus(Action):

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     parse = nlu.add_parser("parse", help="one message per line on stdin -> JSON lines")
     parse.set_defaults(handler=_nlu_parse)
     test = nlu.add_parser("test", help="evaluate on labelled messages (JSON lines)")
-    test.add_argument("--data", help="labelled messages, format of shared/eval/*.jsonl")
+    test.add_argument("--data", nargs="+", help="labelled messages (JSON lines, see nlu/eval/README.md)")
     test.add_argument("--cross-validate", type=int, metavar="K", default=0,
                       help="K-fold cross-validation on the training data instead")
     test.set_defaults(handler=_nlu_test)

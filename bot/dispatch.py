@@ -31,9 +31,12 @@ class Delivery:
     payload: dict[str, Any]
 
 
-def publish(session: Session, ticket: TicketView, change: str) -> None:
-    """Record a notice of `change` for each of the ticket's agencies, in `session`."""
-    for agency in ticket.agencies:
+def publish(
+    session: Session, ticket: TicketView, change: str, agencies: list[str] | None = None
+) -> None:
+    """Record a notice of `change` for each of the ticket's agencies (or those given), in
+    `session`: the same transaction as the change itself."""
+    for agency in ticket.agencies if agencies is None else agencies:
         payload = {"change": change, "agency": agency, "ticket": ticket.to_dict()}
         session.add(DispatchItem(agency=agency, ticket_id=ticket.id, payload=payload))
 

@@ -16,8 +16,12 @@ from bot.gsm7 import PART_SEPTETS, is_gsm7, septets
 GUIDANCE_DIR = Path(__file__).resolve().parent.parent / "guidance"
 INDEX_FILE = "index.yml"
 LANGUAGES = ("id", "en")
-MAX_TEXT_SEPTETS = PART_SEPTETS  # one part of a concatenated SMS: an SMS step is one billed segment
+# One part of a concatenated SMS, less room for the step number ("12. "): an SMS step is one
+# billed segment, numbered so it reads right even when the network delivers it out of order.
+MAX_TEXT_SEPTETS = PART_SEPTETS - 4
 SMS_CHANNEL = "sms"
+# SMS joins numbered steps into messages of at most two segments (the limit of every SMS reply).
+SMS_MESSAGE_SEPTETS = 2 * PART_SEPTETS
 # Chat channels join consecutive `say` steps into numbered messages of at most this many.
 CHAT_STEPS_PER_MESSAGE = 3
 SWITCH_PREFIX = "protocol:"
@@ -26,9 +30,10 @@ EMERGENCY_TYPES = frozenset("""fire traffic_accident medical crime violence_dome
     landslide tsunami volcano fallen_tree wild_animal drowning_water_rescue missing_person
     building_collapse electrical_gas public_disturbance other_disaster""".split())
 CUES = frozenset("""not_breathing unconscious heavy_bleeding trapped fire_spreading weapon child_in_danger
-    attacker_present choking seizure burn electrocution drowning snakebite labour""".split())
+    attacker_present choking seizure burn electrocution drowning snakebite labour breathing_difficulty
+    anaphylaxis""".split())
 _PROTOCOL_KEYS = set("topic title emergency_types cues quiet sources steps repeat stop_when".split())
-_STEP_KEYS = {"id", "say", "ask", "yes", "no", "end"}
+_STEP_KEYS = {"id", "say", "ask", "yes", "no", "end", "answered_by"}
 _SOURCE_KEYS = {"title", "publisher", "year", "url"}
 _STEP_ID = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -66,6 +71,16 @@ class Step:
     yes: str | None = None
     no: str | None = None
     end: bool = False
+    # What the reporter already said that answers the question: patterns on their words, by
+    # answer. The question is skipped and its branch taken ("Is it a snake?" after "bees").
+    answered_by: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    def known_answer(self, facts: str) -> str | None:
+        """The branch ("yes"/"no") the reporter's words already answer, if any."""
+        for answer, pattern in self.answered_by:
+            if pattern.search(facts):
+                return answer
+        return None
 
     @property
     def text(self) -> Text:
@@ -117,42 +132,82 @@ def protocol_for(emergency_type: str | None, cues: Iterable[str],
     return protocols[topic] if topic else None
 
 
-def turn(protocol: Protocol, start: str | None = None) -> tuple[list[Step], Step | None]:
+@dataclass(frozen=True)
+class Turn:
+    """What one turn of guidance says: steps (each with its protocol), the check question that
+    ends it, and the protocol where it ends (a known answer may lead into another)."""
+
+    said: tuple[tuple[Protocol, Step], ...]
+    question: Step | None
+    protocol: Protocol
+
+
+def turn(protocol: Protocol, start: str | None = None, facts: str = "",
+         protocols: dict[str, Protocol] | None = None) -> Turn:
     """The steps one turn says from `start` (default: the first step), in file order, and the
-    check question that ends the turn (None when the branch ends first)."""
-    index = 0 if start is None else protocol.steps.index(protocol.step(start))
-    said: list[Step] = []
-    for step in protocol.steps[index:]:
-        if step.ask:
-            return said, step
-        said.append(step)
-        if step.end:
-            break
-    return said, None
+    check question that ends the turn (None when the branch ends first). A question that
+    `facts` (the reporter's words, lower case) already answers is not asked: its branch is taken."""
+    step_id = start or protocol.steps[0].id
+    said: list[tuple[Protocol, Step]] = []
+    seen: set[tuple[str, str]] = set()
+    while (protocol.topic, step_id) not in seen:
+        seen.add((protocol.topic, step_id))
+        index = protocol.steps.index(protocol.step(step_id))
+        for step in protocol.steps[index:]:
+            if step.ask:
+                answer = step.known_answer(facts) if facts else None
+                if answer is None:
+                    return Turn(tuple(said), step, protocol)
+                target = step.yes if answer == "yes" else step.no
+                protocol, step_id = _follow(protocol, target or "", protocols)
+                break
+            said.append((protocol, step))
+            if step.end:
+                return Turn(tuple(said), None, protocol)
+        else:
+            return Turn(tuple(said), None, protocol)
+    return Turn(tuple(said), None, protocol)
 
 
-def render(protocol: Protocol, lang: str, channel: str, start: str | None = None) -> list[str]:
+def _follow(protocol: Protocol, target: str, protocols: dict[str, Protocol] | None) -> tuple[Protocol, str]:
+    if target.startswith(SWITCH_PREFIX):
+        other = (protocols or load_protocols())[target.removeprefix(SWITCH_PREFIX)]
+        return other, other.steps[0].id
+    return protocol, target
+
+
+def render(protocol: Protocol, lang: str, channel: str, start: str | None = None,
+           facts: str = "", protocols: dict[str, Protocol] | None = None) -> list[str]:
     """The messages of one turn from `start` (default: the first step), exactly as they are sent.
 
-    The turn's steps, then its question; a turn that ends the branch adds `stop_when`.
-    SMS: one message per text. Chat: the texts before a question are numbered "1. ..." and
-    joined, CHAT_STEPS_PER_MESSAGE per message; a lone text stays plain.
+    The turn's steps, then its question; a turn that ends the branch adds the `stop_when` of the
+    protocol it ends in. The texts before a question are numbered "1. ..."; chat joins them
+    CHAT_STEPS_PER_MESSAGE per message, SMS as many as fit in two segments; a lone text stays plain.
     """
-    said, question = turn(protocol, start)
-    texts = [step.text.get(lang) for step in said]
-    if question is not None:
-        return [*_join(texts, channel), question.text.get(lang)]
-    if protocol.stop_when:
-        texts.append(protocol.stop_when.get(lang))
+    done = turn(protocol, start, facts, protocols)
+    texts = [step.text.get(lang) for _protocol, step in done.said]
+    if done.question is not None:
+        return [*_join(texts, channel), done.question.text.get(lang)]
+    if done.protocol.stop_when:
+        texts.append(done.protocol.stop_when.get(lang))
     return _join(texts, channel)
 
 
 def _join(texts: list[str], channel: str) -> list[str]:
-    if channel == SMS_CHANNEL or len(texts) == 1:
+    if len(texts) <= 1:
         return list(texts)
-    size = CHAT_STEPS_PER_MESSAGE
     numbered = [f"{i}. {text}" for i, text in enumerate(texts, 1)]
-    return ["\n".join(numbered[n:n + size]) for n in range(0, len(numbered), size)]
+    if channel != SMS_CHANNEL:
+        size = CHAT_STEPS_PER_MESSAGE
+        return ["\n".join(numbered[n:n + size]) for n in range(0, len(numbered), size)]
+    messages: list[str] = []
+    for text in numbered:
+        joined = f"{messages[-1]}\n{text}" if messages else text
+        if messages and septets(joined) <= SMS_MESSAGE_SEPTETS:
+            messages[-1] = joined
+        else:
+            messages.append(text)
+    return messages
 
 
 # Protocols by topic, index.yml's cues in priority order (cue, topic), and its type defaults.
@@ -252,10 +307,25 @@ def _step(raw: Any, where: str) -> Step:
     if "ask" in raw:
         _require(all(isinstance(raw.get(key), str) for key in ("yes", "no")) and "end" not in raw,
                  f'{where}: a question needs "yes" and "no" next steps, and no `end`')
-        return Step(step_id, ask=_text(raw["ask"], f"{where}: ask"), yes=raw["yes"], no=raw["no"])
-    _require("yes" not in raw and "no" not in raw, f'{where}: only a question branches on "yes"/"no"')
+        return Step(step_id, ask=_text(raw["ask"], f"{where}: ask"), yes=raw["yes"], no=raw["no"],
+                    answered_by=_answers(raw.get("answered_by"), f"{where}: answered_by"))
+    _require("yes" not in raw and "no" not in raw and "answered_by" not in raw,
+             f'{where}: only a question branches on "yes"/"no" or has answered_by')
     _require(isinstance(raw.get("end", False), bool), f"{where}: end must be true or false")
     return Step(step_id, say=_text(raw["say"], f"{where}: say"), end=raw.get("end", False))
+
+
+def _answers(raw: Any, where: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    if raw is None:
+        return ()
+    _require(isinstance(raw, dict) and set(raw) <= {"yes", "no"} and all(
+        isinstance(v, list) and v and all(isinstance(p, str) for p in v) for v in raw.values()),
+        f'{where}: a mapping of "yes" and/or "no" to lists of patterns')
+    try:
+        return tuple((answer, re.compile(r"\b(?:" + "|".join(patterns) + r")\b"))
+                     for answer, patterns in raw.items())
+    except re.error as error:
+        raise GuidanceError(f"{where}: {error}") from error
 
 
 def _repeat(raw: Any, where: str) -> Repeat:

@@ -38,6 +38,8 @@ class Conversation(Base):
     language: Mapped[str] = mapped_column(String(8), default="id")
     tracker: Mapped[dict[str, Any]] = mapped_column(default=dict)
     held_by_operator: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Why an operator should look at this conversation now (a hazard word in a joke, ...).
+    needs_person: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -71,6 +73,8 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
     emergency_type: Mapped[str] = mapped_column(String(40))
+    # Further emergencies of the same report (a road accident whose car caught fire).
+    other_types: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(20), default="new")
     priority: Mapped[str] = mapped_column(String(10), default="high")
     agencies: Mapped[list[Any]] = mapped_column(default=list)
@@ -102,7 +106,8 @@ class TicketEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # created | updated | status
+    # created | updated | status | type_changed | type_added
+    kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str | None] = mapped_column(String(20), default=None)
     actor: Mapped[str] = mapped_column(String(64), default="bot")
     note: Mapped[str] = mapped_column(Text, default="")

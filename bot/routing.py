@@ -7,6 +7,10 @@ from pathlib import Path
 
 import yaml
 
+# A ticket whose type is not known yet, and where it goes meanwhile (the centre's operators).
+UNKNOWN_TYPE = "unknown"
+DESK = "desk"
+
 
 class RoutingError(ValueError):
     """routing.yml names an agency it does not define, or misses an emergency type."""
@@ -19,6 +23,7 @@ class Routing:
     names: dict[str, dict[str, str]]
     routes: dict[str, list[str]]
     cue_agencies: dict[str, list[str]]
+    type_names: dict[str, dict[str, str]]
 
     @classmethod
     def load(cls, path: Path) -> Routing:
@@ -28,22 +33,34 @@ class Routing:
             names=raw["agencies"],
             routes={k: list(v) for k, v in raw["routes"].items()},
             cue_agencies={k: list(v) for k, v in (raw.get("cue_agencies") or {}).items()},
+            type_names=dict(raw.get("type_names") or {}),
         )
         for agencies in [*routing.routes.values(), *routing.cue_agencies.values()]:
             unknown = set(agencies) - set(routing.names)
             if unknown:
                 raise RoutingError(f"{path}: unknown agencies {sorted(unknown)}")
+        unnamed = set(routing.routes) - set(routing.type_names)
+        if unnamed:
+            raise RoutingError(f"{path}: type_names misses {sorted(unnamed)}")
         return routing
 
     def agencies_for(self, emergency_type: str, cues: list[str] | tuple[str, ...] = ()) -> list[str]:
-        """Agencies for a type plus those its critical cues add; unknown types go to BPBD."""
+        """Agencies for a type plus those its critical cues add; an unknown type goes to the
+        112 desk until a cue or the type names an agency."""
         agencies = list(self.routes.get(emergency_type) or self.routes["other_disaster"])
         for cue in cues:
             for agency in self.cue_agencies.get(cue, []):
                 if agency not in agencies:
                     agencies.append(agency)
+        if len(agencies) > 1 and DESK in agencies:
+            agencies.remove(DESK)
         return agencies
 
     def describe(self, agencies: list[str], language: str) -> str:
         """Agency names for the reporter, in their language."""
         return ", ".join(self.names[a].get(language) or self.names[a]["id"] for a in agencies)
+
+    def type_name(self, emergency_type: str | None, language: str) -> str:
+        """What the reporter is told the emergency is."""
+        names = self.type_names.get(emergency_type or UNKNOWN_TYPE) or self.type_names[UNKNOWN_TYPE]
+        return names.get(language) or names["id"]

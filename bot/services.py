@@ -12,6 +12,7 @@ from bot.dispatch import DispatchQueue, TableDispatchQueue
 from bot.domain import Domain
 from bot.engine import Engine
 from bot.locks import ConversationLocks, MemoryLocks
+from bot.models import Conversation
 from bot.routing import Routing
 from bot.rules import Rules
 from bot.settings import Settings, get_settings
@@ -38,6 +39,11 @@ class Services:
         from nlu.geocoder import resolve_location
 
         return resolve_location(text, lat, lon, geocoder_url=self.settings.geocoder_url)
+
+    def flag_for_operator(self, conversation_id: int, reason: str) -> None:
+        """Mark a conversation as needing a person (blocking); the console shows the mark."""
+        with self.db.session() as session:
+            session.get_one(Conversation, conversation_id).needs_person = reason[:64]
 
 
 def build_services(settings: Settings) -> Services:

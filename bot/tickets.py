@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.database import Database
 from bot.dispatch import publish
 from bot.models import Ticket, TicketEvent, utcnow
-from bot.routing import Routing
+from bot.routing import DESK, Routing
 
 STATUSES = ("new", "acknowledged", "en_route", "on_scene", "resolved", "cancelled")
 DISPATCHER_STATUSES = STATUSES[1:]
@@ -51,6 +51,7 @@ class TicketView:
     language: str
     created_at: str
     updated_at: str
+    other_types: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketView:
@@ -72,6 +73,7 @@ class TicketView:
             language=ticket.language,
             created_at=ticket.created_at.isoformat(),
             updated_at=ticket.updated_at.isoformat(),
+            other_types=list(ticket.other_types or []),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,21 +120,63 @@ class TicketDesk:
             publish(session, view, "created")
             return view
 
-    def update(
-        self, ticket_id: int, details: TicketDetails, extra_type: str | None = None
-    ) -> TicketView:
-        """Add details (and the agencies of another emergency type) and tell dispatch."""
+    def update(self, ticket_id: int, details: TicketDetails) -> TicketView:
+        """Add details (cues may add agencies and raise the priority) and tell dispatch."""
         with self.db.session() as session:
             ticket = _get(session, ticket_id)
             _apply(ticket, details)
-            wanted = self.routing.agencies_for(extra_type or ticket.emergency_type, ticket.cues)
-            ticket.agencies = list(dict.fromkeys([*ticket.agencies, *wanted]))
-            ticket.updated_at = utcnow()
-            note = f"+{extra_type}" if extra_type and extra_type != ticket.emergency_type else ""
-            session.add(TicketEvent(ticket_id=ticket.id, kind="updated", note=note))
-            view = TicketView.of(ticket)
-            publish(session, view, "updated")
-            return view
+            return self._reroute(session, ticket, ticket.agencies, "updated", "")
+
+    def add_type(self, ticket_id: int, other_type: str, details: TicketDetails) -> TicketView:
+        """A second emergency in the same report (a fire, then someone unconscious): the ticket
+        keeps its type and gains the other type's agencies."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            _apply(ticket, details)
+            if other_type in (ticket.emergency_type, *ticket.other_types):
+                return self._reroute(session, ticket, ticket.agencies, "updated", "")
+            ticket.other_types = [*ticket.other_types, other_type]
+            return self._reroute(session, ticket, ticket.agencies, "type_added", other_type)
+
+    def retype(
+        self, ticket_id: int, emergency_type: str, details: TicketDetails, actor: str = "bot"
+    ) -> tuple[TicketView, str]:
+        """The type arrives (it was unknown) or is corrected: the ticket is routed anew, the
+        agencies it no longer concerns are told it was withdrawn. Returns the old type too."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            _apply(ticket, details)
+            old = ticket.emergency_type
+            if old == emergency_type:
+                return self._reroute(session, ticket, ticket.agencies, "updated", ""), old
+            ticket.emergency_type = emergency_type
+            ticket.other_types = [t for t in ticket.other_types if t != emergency_type]
+            view = self._reroute(session, ticket, [], "type_changed", f"{old} -> {emergency_type}",
+                                 actor)
+            return view, old
+
+    def _reroute(
+        self, session: Session, ticket: Ticket, keep: list[str], kind: str, note: str,
+        actor: str = "bot",
+    ) -> TicketView:
+        """Agencies = those kept + the type's, the other types' and the cues'; every agency of
+        the ticket hears of the change, and one that lost it hears it was withdrawn."""
+        before = list(ticket.agencies)
+        wanted = [*keep]
+        for kind_of in (ticket.emergency_type, *ticket.other_types):
+            wanted += self.routing.agencies_for(kind_of, ticket.cues)
+        agencies = list(dict.fromkeys(wanted))
+        if len(agencies) > 1 and DESK in agencies:
+            agencies.remove(DESK)
+        ticket.agencies = agencies
+        ticket.updated_at = utcnow()
+        session.add(TicketEvent(ticket_id=ticket.id, kind=kind, note=note, actor=actor[:64]))
+        view = TicketView.of(ticket)
+        publish(session, view, kind if kind != "type_added" else "updated")
+        withdrawn = [a for a in before if a not in agencies]
+        if withdrawn:
+            publish(session, view, "withdrawn", agencies=withdrawn)
+        return view
 
     def set_status(
         self, ticket_id: int, status: str, actor: str, note: str = "",

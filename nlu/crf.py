@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pycrfsuite
 
-from nlu.entities import GENERIC, LEAD_INS, PLACE_HEADS, RELATIONAL, STOPS
+from nlu import hazards
+from nlu.entities import (
+    GENERIC,
+    LEAD_INS,
+    PLACE_HEADS,
+    RELATIONAL,
+    STOPS,
+    covered,
+    sentence_start,
+    tidy_span,
+)
 from nlu.normalise import Normalised, normalise
 from nlu.training_data import Example
 from nlu.types import Entity
@@ -26,29 +36,39 @@ def _shape(raw: str) -> str:
     return "lower" if raw.isalpha() else "mixed"
 
 
-def _word_features(norm: Normalised, i: int, prefix: str) -> list[str]:
+def _word_features(norm: Normalised, i: int, prefix: str, hazard: frozenset[int]) -> list[str]:
     token = norm.tokens[i]
     word = token.text
     raw = norm.original[token.start:token.end]
+    first = sentence_start(norm.original, token.start)
     return [
-        f"{prefix}w={word}", f"{prefix}shape={_shape(raw)}", f"{prefix}suf3={word[-3:]}",
+        f"{prefix}w={word}", f"{prefix}shape={'first' if first else _shape(raw)}",
+        f"{prefix}suf3={word[-3:]}", f"{prefix}hazard={token.start in hazard}",
         f"{prefix}head={word in PLACE_HEADS}", f"{prefix}generic={word in GENERIC}",
         f"{prefix}rel={word in RELATIONAL}", f"{prefix}lead={word in LEAD_INS}",
         f"{prefix}stop={word in STOPS}", f"{prefix}punct={not word[0].isalnum()}",
     ]
 
 
-def features(norm: Normalised) -> list[list[str]]:
-    """Features of each token: the word, its shape and lexicon classes, and its neighbours'."""
+def features(norm: Normalised, hazard: frozenset[int] | None = None) -> list[list[str]]:
+    """Features of each token: the word, its shape (or "first" of a sentence), whether it is a
+    hazard word, its lexicon classes, and its neighbours'."""
+    if hazard is None:
+        hazard = hazard_starts(norm)
     rows = []
     count = len(norm.tokens)
     for i in range(count):
-        row = ["bias", f"pos={min(i, 5)}"] + _word_features(norm, i, "")
+        row = ["bias", f"pos={min(i, 5)}"] + _word_features(norm, i, "", hazard)
         for offset in (-2, -1, 1, 2):
             j = i + offset
-            row += _word_features(norm, j, f"{offset}:") if 0 <= j < count else [f"{offset}:none"]
+            row += _word_features(norm, j, f"{offset}:", hazard) if 0 <= j < count else [f"{offset}:none"]
         rows.append(row)
     return rows
+
+
+def hazard_starts(norm: Normalised) -> frozenset[int]:
+    """Starts of the tokens that are hazard words of the lexicon."""
+    return covered(norm, [(hit.start, hit.end) for hit in hazards.load().scan(norm).hazards])
 
 
 def labels(example: Example, norm: Normalised) -> list[str]:
@@ -82,11 +102,11 @@ class CrfLocationExtractor:
         self.tagger = pycrfsuite.Tagger()
         self.tagger.open(str(path))
 
-    def extract(self, norm: Normalised) -> list[Entity]:
+    def extract(self, norm: Normalised, hazard: frozenset[int] | None = None) -> list[Entity]:
         """Location entities, longest first, indexed on the original text."""
         if not norm.tokens:
             return []
-        tags = self.tagger.tag(features(norm))
+        tags = self.tagger.tag(features(norm, hazard))
         spans: list[tuple[int, int]] = []
         for i, tag in enumerate(tags):
             if tag == "B-" + ENTITY or (tag == "I-" + ENTITY and (not spans or spans[-1][1] != i)):
@@ -94,7 +114,9 @@ class CrfLocationExtractor:
             elif tag == "I-" + ENTITY:
                 spans[-1] = (spans[-1][0], i + 1)
         entities = []
-        for first, last in sorted(spans, key=lambda s: s[0] - s[1]):
+        hazard = hazard if hazard is not None else hazard_starts(norm)
+        tidy = [tidy_span(norm, first, last, hazard) for first, last in spans]
+        for first, last in sorted((s for s in tidy if s[1] > s[0]), key=lambda s: s[0] - s[1]):
             start, end = norm.tokens[first].start, norm.tokens[last - 1].end
             probability = self.tagger.marginal(tags[first], first)
             entities.append(Entity(ENTITY, norm.original[start:end], start, end,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -13,16 +14,28 @@ from nlu.normalise import Normalised
 CUES_PATH = Path(__file__).resolve().parent / "data" / "cues.yml"
 
 
+def _any(phrases: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
+
+
 @lru_cache(maxsize=1)
-def _patterns() -> dict[str, re.Pattern[str]]:
-    raw = yaml.safe_load(CUES_PATH.read_text(encoding="utf-8"))
+def _patterns() -> dict[str, list[re.Pattern[str]]]:
+    """Per cue, the patterns that must all match (one, unless the cue is an `all:` cue)."""
+    raw: dict[str, Any] = yaml.safe_load(CUES_PATH.read_text(encoding="utf-8"))["cues"]
     return {
-        cue: re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
-        for cue, phrases in raw["cues"].items()
+        cue: [_any(group) for group in spec["all"]] if isinstance(spec, dict) else [_any(spec)]
+        for cue, spec in raw.items()
     }
+
+
+def names() -> list[str]:
+    """Every cue the lexicon knows."""
+    return sorted(_patterns())
 
 
 def detect(normalised: Normalised) -> list[str]:
     """Names of the critical cues in a message (sorted, no repeats)."""
-    text = normalised.text
-    return sorted(cue for cue, pattern in _patterns().items() if pattern.search(text))
+    text = normalised.text.replace(" ' ", "'")  # the normaliser splits "can't" into three tokens
+    return sorted(
+        cue for cue, patterns in _patterns().items() if all(p.search(text) for p in patterns)
+    )

@@ -11,7 +11,8 @@ ENGLISH = frozenset(
     "with has have not breathing hurt injured bleeding need we i he she they yes no thanks "
     "thank you hello hi what where when how can cannot stuck trapped flood crash car hit "
     "send come quick quickly now our's be been being do does did broken collapsed missing "
-    "drowning snake police ambulance".split()
+    "drowning snake police ambulance emergency me us hurry robbed robbery thief earthquake "
+    "landslide bleeding unconscious fainted dying dead burning smoke crashed".split()
 )
 INDONESIAN = frozenset(
     "ada di yang dan dengan tidak sudah belum tolong saya kami rumah jalan orang ini itu "
@@ -21,9 +22,11 @@ INDONESIAN = frozenset(
 )
 
 
-def identify(normalised: Normalised) -> str:
-    """`en` when English words clearly outnumber Indonesian ones, else `id`."""
+def identify(normalised: Normalised) -> tuple[str, bool]:
+    """`en` when English words outnumber Indonesian ones, else `id`; and whether the words
+    of only one language were seen (then even a one-word message says which)."""
     words = [t.text for t in normalised.tokens]
     english = sum(w in ENGLISH for w in words)
     indonesian = sum(w in INDONESIAN for w in words)
-    return "en" if english > indonesian else "id"
+    language = "en" if english > indonesian else "id"
+    return language, (english == 0) != (indonesian == 0)

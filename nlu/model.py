@@ -13,26 +13,23 @@ import skops.io as sio
 import yaml
 from sklearn.pipeline import Pipeline
 
-from nlu import crf
+from nlu import crf, hazards
 from nlu import cues as cue_lexicon
 from nlu import entities as entity_rules
 from nlu.classifier import build_classifier, ranking
 from nlu.language import identify
 from nlu.normalise import Normalised, normalise
+from nlu.safety import Thresholds, triage
 from nlu.training_data import Example, data_files, fingerprint, load_dir
 from nlu.types import Entity, Label, Location, ParseResult
 
 log = logging.getLogger(__name__)
 
 # Bump when a change of code changes what a trained model means.
-PIPELINE_VERSION = "1"
-# Intents that would dismiss a message, or lose its emergency type (a place alone): the
-# safety bias overrides them when an emergency is likely enough.
-DISMISSIVE_INTENTS = frozenset(
-    {"non_emergency", "prank_or_test", "out_of_scope", "greet", "thanks", "provide_location"}
-)
-# Intents after which an emergency type is worth reporting (a type may ride on details).
-TYPED_INTENTS = frozenset({"report_emergency", "provide_info"})
+PIPELINE_VERSION = "3"
+# Messages whose words are rarely a place: a span there needs a place word to count.
+PLACELESS_INTENTS = frozenset({"greet", "thanks", "affirm", "deny", "prank_or_test", "out_of_scope",
+                               "ask_status", "cancel_report"})
 
 
 # Rasa's button payload syntax: "/affirm". Only intents of the taxonomy are accepted.
@@ -53,7 +50,7 @@ class NLUConfig:
     featurizers: list[dict[str, Any]]
     intent_options: dict[str, Any]
     type_options: dict[str, Any]
-    safety_threshold: float
+    thresholds: Thresholds
 
     @classmethod
     def load(cls, path: Path) -> NLUConfig:
@@ -69,8 +66,11 @@ class NLUConfig:
             featurizers=featurizers,
             intent_options=by_name.get("LogisticRegressionClassifier", {}),
             type_options=by_name.get("nlu.classifier.EmergencyTypeClassifier", {}),
-            safety_threshold=float(
-                by_name.get("nlu.safety.EmergencySafetyBias", {}).get("threshold", 0.25)
+            thresholds=Thresholds(
+                emergency=float(by_name.get("nlu.safety.EmergencySafetyBias", {}).get("threshold", 0.25)),
+                emergency_type=float(
+                    by_name.get("nlu.classifier.EmergencyTypeClassifier", {}).get("threshold", 0.5)
+                ),
             ),
         )
 
@@ -104,7 +104,9 @@ def fit(config: NLUConfig, examples: list[Example], crf_path: Path) -> dict[str,
     type_model = build_classifier(config.featurizers, config.type_options)
     type_model.fit([t for t, _ in typed], [label for _, label in typed])
     crf.train(examples, crf_path)
-    return {"intent": intent_model, "type": type_model, "threshold": config.safety_threshold}
+    thresholds = config.thresholds
+    return {"intent": intent_model, "type": type_model,
+            "threshold": thresholds.emergency, "type_threshold": thresholds.emergency_type}
 
 
 def load_model(project_dir: Path, models_dir: Path) -> dict[str, Any]:
@@ -129,7 +131,9 @@ class NLU:
     def __init__(self, bundle: dict[str, Any], resolver: Any = None) -> None:
         self.intent_model: Pipeline = bundle["intent"]
         self.type_model: Pipeline = bundle["type"]
-        self.threshold = float(bundle.get("threshold", 0.25))
+        self.thresholds = Thresholds(float(bundle.get("threshold", 0.25)),
+                                     float(bundle.get("type_threshold", 0.5)))
+        self.lexicon = hazards.load()
         self.locations: crf.CrfLocationExtractor | None = bundle.get("locations")
         # resolver(text, lat, lon) -> Location | None; the gazetteer/geocoder, injected.
         self.resolver = resolver
@@ -152,30 +156,39 @@ class NLU:
         intents = ranking(self.intent_model, normalised.text)
         types = ranking(self.type_model, normalised.text)
         cues = cue_lexicon.detect(normalised)
-        intent = _safety_bias(intents, cues, self.threshold)
-        emergency_type = None
-        if intent.name in TYPED_INTENTS or cues:
-            emergency_type = Label(*types[0])
-        entities = self._entities(normalised)
+        signals = self.lexicon.scan(normalised)
+        decision = triage(intents, types, signals, cues, self.thresholds, self.lexicon)
+        hazard = entity_rules.covered(normalised, [(h.start, h.end) for h in signals.hazards])
+        entities = self._entities(normalised, hazard, decision.intent.name)
+        language, certain = identify(normalised)
         place = next((e.value for e in entities if e.entity == "location"), None)
         location = self._locate(place, gps)
         return ParseResult(
             text=text,
-            language=identify(normalised),
-            intent=intent,
+            language=language,
+            language_certain=certain,
+            intent=decision.intent,
             intent_ranking=[Label(n, p) for n, p in intents[:10]],
-            emergency_type=emergency_type,
+            emergency_type=decision.emergency_type,
             entities=entities,
             location=location,
             cues=cues,
+            hazards=[hit.to_dict() for hit in signals.hazards],
+            help_call=signals.help_call,
+            needs_check=decision.needs_check,
+            corrects=signals.corrects,
+            also=signals.also,
         )
 
-    def _entities(self, normalised: Normalised) -> list[Entity]:
-        """CRF location spans; the rule-based span only when the CRF finds none."""
-        found = entity_rules.extract(normalised)
-        learned = self.locations.extract(normalised) if self.locations else []
+    def _entities(self, normalised: Normalised, hazard: frozenset[int], intent: str) -> list[Entity]:
+        """CRF location spans; the rule-based span only when the CRF finds none. A greeting, a
+        yes or a thank-you holds no place unless a place word says so ("Iyo" is no village)."""
+        found = entity_rules.extract(normalised, hazard)
+        learned = self.locations.extract(normalised, hazard) if self.locations else []
         if learned:
             found = [learned[0]] + [e for e in found if e.entity != "location"]
+        if intent in PLACELESS_INTENTS:
+            found = [e for e in found if e.entity != "location" or entity_rules.has_place_word(e.value)]
         return found
 
     def _locate(self, place: str | None, gps: tuple[float, float] | None) -> Location | None:
@@ -192,15 +205,6 @@ class NLU:
         """Rasa's `/intent` payload (a tapped button, a channel command): no guessing."""
         label = Label(text[1:], 1.0)
         return ParseResult(text, "id", label, [label], None, [], None, [])
-
-
-def _safety_bias(intents: list[tuple[str, float]], cues: list[str], threshold: float) -> Label:
-    """A critical cue, or a real chance of an emergency, is never dismissed."""
-    name, confidence = intents[0]
-    emergency = dict(intents).get("report_emergency", 0.0)
-    if name in DISMISSIVE_INTENTS and (cues or emergency >= threshold):
-        return Label("report_emergency", emergency)
-    return Label(name, confidence)
 
 
 def _empty(text: str) -> ParseResult:

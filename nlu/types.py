@@ -76,6 +76,15 @@ class ParseResult:
     entities: list[Entity]
     location: Location | None
     cues: list[str] = field(default_factory=list)
+    # Hazard-lexicon hits ({type, term, start, end}), a call for help, a hazard word inside a
+    # joke (ask, and tell an operator), a correction ("bukan kebakaran, ...") and "also".
+    hazards: list[dict[str, Any]] = field(default_factory=list)
+    # Only one language's words were seen: even "help" alone says English.
+    language_certain: bool = False
+    help_call: bool = False
+    needs_check: bool = False
+    corrects: bool = False
+    also: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready parse contract."""
@@ -88,4 +97,10 @@ class ParseResult:
             "entities": [e.to_dict() for e in self.entities],
             "location": self.location.to_dict() if self.location else None,
             "cues": list(self.cues),
+            "language_certain": self.language_certain,
+            "hazards": list(self.hazards),
+            "help_call": self.help_call,
+            "needs_check": self.needs_check,
+            "corrects": self.corrects,
+            "also": self.also,
         }

@@ -30,7 +30,7 @@ RULES = Rules.load(PROJECT_DIR / "data" / "rules.yml")
 def test_domain_declares_the_taxonomy() -> None:
     assert set(DOMAIN.intents) == INTENTS
     slot = DOMAIN.raw["slots"]["emergency_type"]
-    assert set(slot["values"]) == EMERGENCY_TYPES
+    assert set(slot["values"]) == EMERGENCY_TYPES | {"unknown"}
     assert DOMAIN.forms["report_form"] == ["emergency_type", "location", "people_injured"]
 
 
@@ -61,7 +61,8 @@ def test_rules_name_only_known_intents_actions_and_responses() -> None:
         assert rule.intent in INTENTS, rule.name
         for step in rule.steps:
             assert step.action is None or step.action in known, (rule.name, step.action)
-    assert RULES.on_form_complete == {"report_form": ["action_submit_report", "action_guide"]}
+    # Guidance first: the closing line is said only when no protocol is under way.
+    assert RULES.on_form_complete == {"report_form": ["action_guide", "action_submit_report"]}
 
 
 def test_every_action_of_the_domain_is_served_by_the_actions_package() -> None:
@@ -76,7 +77,8 @@ def test_training_data_uses_only_taxonomy_labels_and_known_entities() -> None:
     assert {e.intent for e in examples} == INTENTS
     types = {e.emergency_type for e in examples if e.emergency_type}
     assert types <= EMERGENCY_TYPES
-    assert all(e.emergency_type for e in examples if e.intent == "report_emergency")
+    # A call for help ("tolong!!", "SOS") is a report with no type; every type is taught.
+    assert {e.emergency_type for e in examples if e.intent == "report_emergency"} == {None} | EMERGENCY_TYPES
     entities = {span.entity for e in examples for span in e.spans}
     assert entities <= set(DOMAIN.raw["entities"])
     for example in examples:
@@ -91,5 +93,7 @@ def test_config_declares_word_and_char_featurizers() -> None:
 
 def test_routing_covers_every_emergency_type() -> None:
     routing = Routing.load(PROJECT_DIR / "routing.yml")
-    assert set(routing.routes) == EMERGENCY_TYPES
+    assert set(routing.routes) == EMERGENCY_TYPES | {"unknown"}
+    assert routing.agencies_for("unknown") == ["desk"]  # the 112 centre's own operators
+    assert routing.agencies_for("unknown", ["unconscious"]) == ["ambulance"]
     assert routing.agencies_for("crime", ["not_breathing"]) == ["police", "ambulance"]

@@ -21,7 +21,7 @@ from bot.guidance import (
 TOPICS = """cpr choking_adult choking_infant severe_bleeding burns electric_shock drowning snakebite
     animal_bite seizure stroke heart_attack road_accident_injured poisoning heat_stroke recovery_position
     childbirth building_fire gas_leak earthquake tsunami flood landslide volcano fallen_tree_power_line
-    wild_animal violence_in_progress missing_child""".split()
+    wild_animal violence_in_progress missing_child anaphylaxis breathing_difficulty""".split()
 PROTOCOLS = load_protocols()
 ALL = pytest.mark.parametrize("protocol", PROTOCOLS.values(), ids=list(PROTOCOLS))
 
@@ -165,12 +165,14 @@ def test_every_text_is_written_in_both_languages(protocol: Protocol) -> None:
 
 
 @ALL
-def test_every_sms_message_is_gsm7_and_one_segment(protocol: Protocol) -> None:
+def test_every_sms_message_is_gsm7_and_at_most_two_segments(protocol: Protocol) -> None:
     starts = [None, *(step.id for step in protocol.steps)]
     messages = [m for lang in ("id", "en") for s in starts for m in render(protocol, lang, "sms", s)]
     messages += [protocol.repeat.say.get(lang) for lang in ("id", "en")] if protocol.repeat else []
     for message in messages:
-        assert is_gsm7(message) and septets(message) <= 153 and segments(message) == 1, message
+        assert is_gsm7(message) and segments(message) <= 2, message
+    for text in protocol.texts():  # a numbered step ("12. ...") still fits one segment
+        assert septets("12. " + text.id) <= 153 and septets("12. " + text.en) <= 153, text
 
 
 @ALL
@@ -222,16 +224,37 @@ def test_no_protocol_where_none_fits(kind: str | None, cues: list[str]) -> None:
     assert protocol_for(kind, cues) is None
 
 
-def test_chat_joins_steps_numbered_up_to_the_question_and_sms_sends_each_alone() -> None:
+def test_steps_are_numbered_chat_joins_three_and_sms_as_many_as_fit_two_segments() -> None:
     cpr = PROTOCOLS["cpr"]
     sms, chat = render(cpr, "id", "sms"), render(cpr, "id", "whatsapp")
     asked = next(step for step in cpr.steps if step.ask)
     assert asked.ask and sms[-1] == chat[-1] == asked.ask.id
-    assert len(sms) == cpr.steps.index(asked) + 1
     assert chat[0].startswith("1. Tekan dada") and "\n2. " in chat[0] and chat[1].startswith("4. ")
+    # Numbered, so that SMS arriving out of order still read right; fewer texts than steps.
+    said = cpr.steps.index(asked)
+    numbers = [int(line.split(".")[0]) for message in sms[:-1] for line in message.split("\n")]
+    assert numbers == list(range(1, said + 1))
+    assert len(sms) - 1 < said and all(segments(m) <= 2 for m in sms)
     last, stop = cpr.step("keep_going").text.en, cpr.stop_when.en if cpr.stop_when else ""
-    assert render(cpr, "en", "sms", start="keep_going") == [last, stop]  # `end`, then stop_when
+    assert render(cpr, "en", "sms", start="keep_going") == [f"1. {last}\n2. {stop}"]
     assert render(cpr, "en", "telegram", start="keep_going") == [f"1. {last}\n2. {stop}"]
+
+
+def test_a_question_the_report_already_answers_is_not_asked() -> None:
+    wild = PROTOCOLS["wild_animal"]
+    bees = render(wild, "en", "telegram", facts="banyak tawon di sawah")
+    assert not any("snake" in message for message in bees)
+    snake = render(wild, "id", "telegram", facts="ada ular masuk kamar anak")
+    assert "tutup pintunya" in " ".join(snake)  # the snake-indoors branch, unasked
+    asked = render(wild, "en", "telegram")
+    assert asked[-1] == wild.step("snake_inside").text.en  # nothing said: asked
+
+
+def test_an_answered_question_may_lead_into_another_protocol() -> None:
+    from bot.guidance import turn
+
+    done = turn(PROTOCOLS["wild_animal"], facts="anjing itu ada di jalan, adik saya digigit")
+    assert done.protocol.topic == "animal_bite"
 
 
 def test_cpr_tells_the_current_rate_depth_and_place_and_keeps_encouraging() -> None:
@@ -239,7 +262,7 @@ def test_cpr_tells_the_current_rate_depth_and_place_and_keeps_encouraging() -> N
     text = " ".join(t.id + " " + t.en for t in cpr.texts())
     assert "100-120" in text and "5-6 cm" in text and "centre of the chest" in text and "AED" in text
     assert cpr.repeat and cpr.repeat.every_seconds <= 120 and cpr.stop_when
-    assert "tekan dada" in render(cpr, "id", "sms")[0].lower()
+    assert render(cpr, "id", "sms")[0].lower().startswith("1. tekan dada")
 
 
 def test_the_violence_protocol_is_quiet_short_and_names_the_stop_words() -> None:
@@ -286,6 +309,8 @@ def test_a_well_formed_protocol_loads(tmp_path: Path) -> None:
     (("[medical]", "[picnic]"), "unknown names ['picnic']"),
     (('"Bagus."', '"\u201cBagus\u201d"'), "not GSM-7"),
     (('"Bagus."', '"' + "Bagus sekali. " * 12 + '"'), "over one SMS part"),
+    (('"no": protocol:demo', '"no": protocol:demo\n    answered_by: {"yes": ["(unclosed"]}'),
+     "answered_by"),
     (('"yes": fine', "yes: fine"), 'quote the branch keys, "yes" and "no"'),
     (('sources: [{title: "T", publisher: "P", year: 2020, url: "https://example.org"}]', "sources: []"),
      "cite at least one"),

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.settings import PROJECT_DIR
-from nlu.model import NLU, ModelMissing, _safety_bias, load_model, model_name
+from nlu.hazards import Signals
+from nlu.model import NLU, ModelMissing, load_model, model_name
+from nlu.safety import decide_intent
 from nlu.types import Label
 
 
@@ -42,14 +44,15 @@ def test_an_empty_message_is_out_of_scope(nlu: NLU) -> None:
 
 def test_a_critical_cue_is_never_dismissed() -> None:
     ranking = [("prank_or_test", 0.9), ("report_emergency", 0.05)]
-    assert _safety_bias(ranking, ["not_breathing"], 0.25).name == "report_emergency"
+    label, _check = decide_intent(ranking, Signals(), ["not_breathing"], 0.25)
+    assert label.name == "report_emergency"
 
 
 def test_a_real_chance_of_an_emergency_is_never_dismissed() -> None:
     ranking = [("out_of_scope", 0.5), ("report_emergency", 0.3)]
-    assert _safety_bias(ranking, [], 0.25).name == "report_emergency"
+    assert decide_intent(ranking, Signals(), [], 0.25)[0].name == "report_emergency"
     calm = [("out_of_scope", 0.9), ("report_emergency", 0.05)]
-    assert _safety_bias(calm, [], 0.25).name == "out_of_scope"
+    assert decide_intent(calm, Signals(), [], 0.25)[0].name == "out_of_scope"
 
 
 def test_the_model_is_named_by_its_data_and_a_stale_model_is_refused(
@@ -99,8 +102,9 @@ def test_cross_validation_parses_held_out_examples_with_models_fitted_without_th
     printed = cross_validate(tmp_path, 2)
     assert printed.startswith(f"2-fold cross-validation on {len(examples)} training examples")
     lines = {line.split(":")[0]: line for line in printed.splitlines() if ":" in line}
-    assert float(lines["intent accuracy"].split()[-1]) > 0.8
-    assert "emergency recall" in lines and "location span" in lines
+    accuracy = float(lines["all"].split("intent acc ")[1].split(",")[0])
+    assert accuracy > 0.8
+    assert "emergency recall" in lines["all"] and "location span" in lines
     # Fire and flood reports are told apart on examples the models never saw.
     fire = next(line for line in printed.splitlines() if line.strip().startswith("fire "))
     assert float(fire.split()[3]) > 0.8  # F1

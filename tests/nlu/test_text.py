@@ -34,7 +34,13 @@ def test_letter_repeats_are_squeezed() -> None:
     ],
 )
 def test_language_is_english_only_when_english_words_dominate(text: str, language: str) -> None:
-    assert identify(normalise(text)) == language
+    assert identify(normalise(text))[0] == language
+
+
+def test_one_english_word_is_enough_when_nothing_else_is_said() -> None:
+    assert identify(normalise("help!!")) == ("en", True)
+    assert identify(normalise("tolong")) == ("id", True)
+    assert identify(normalise("SOS")) == ("id", False)
 
 
 @pytest.mark.parametrize(
