@@ -31,6 +31,17 @@ _SQUEEZE = re.compile(r"(.)\1+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+# A word with no vowel at all is matched by its consonants from this many on ("kbkrn", "bnjr";
+# not "tlp", a phone number, which is "tilelep" without vowels).
+SKELETON_MIN = 4
+_VOWELS = re.compile(r"[aeiou]")
+
+
+def skeleton(word: str) -> str:
+    """The consonants of a squeezed word, squeezed again: "kebakaran" and "kbkrn" -> "kbkrn"."""
+    return squeeze(_VOWELS.sub("", word))
+
+
 def squeeze(word: str) -> str:
     """Lower-case and collapse every letter repeat: `TOLOONG` -> `tolong`, `tenggelam` -> `tengelam`."""
     return _SQUEEZE.sub(r"\1", word.lower())
@@ -109,10 +120,14 @@ class _Table:
         self.by_first.setdefault(words[0], []).append((words, kind, str(entry)))
         if len(words) == 1 and len(words[0]) >= GLUED_MIN_CHARS:
             self.glued.setdefault(words[0], (kind, str(entry)))
+        if self.fuzzy and len(words) == 1 and len(skeleton(words[0])) >= SKELETON_MIN:
+            self.skeletons.setdefault(skeleton(words[0]), (kind, str(entry)))
 
     near_cache: dict[str, str | None] = field(default_factory=dict)
     # Only hazard words forgive a typo: "bantuan" (aid) is one letter from "bantuin" (help me).
     fuzzy: bool = False
+    # SMS shorthand drops the vowels: "kbkrn" is "kebakaran", "npas" "napas" (hazard words only).
+    skeletons: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def inner(self) -> re.Pattern[str] | None:
@@ -261,6 +276,10 @@ def _find(table: _Table, readings: list[list[_Word]], normalised: Normalised) ->
             for phrase, kind, text in table.by_first.get(near or "", ()):
                 if len(phrase) == 1:
                     add(kind, text, word.start, word.end)
+            if table.skeletons and not _VOWELS.search(word.form) and word.form.isalpha():
+                found_skeleton = table.skeletons.get(skeleton(word.form))
+                if found_skeleton and len(skeleton(word.form)) >= SKELETON_MIN:
+                    add(*found_skeleton, word.start, word.end)
             pattern = table.inner
             if pattern is not None and len(word.form) > GLUED_MIN_CHARS:
                 for found in pattern.finditer(word.form):
