@@ -7,30 +7,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 import channels
 from bot import api
+from bot.http_guard import AccessLog, BodyLimit, install_error_handlers
 from bot.runtime import running_core
 from bot.services import Services
 from bot.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-# Larger bodies are refused before they are read: no provider sends more.
-MAX_BODY_BYTES = 256 * 1024
-
-
-class BodyLimit(BaseHTTPMiddleware):
-    """413 for a declared body larger than MAX_BODY_BYTES."""
-
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        return await call_next(request)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="Sigap 112", lifespan=lifespan)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, timeout=settings.http_body_timeout_seconds)
+    app.add_middleware(AccessLog)
+    install_error_handlers(app)
     for plugin in plugins:
         app.include_router(plugin.router)
     app.include_router(api.router)

@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 
+from bot.privacy import configure_logging
 from bot.settings import get_settings
 
 QUIET_LOGGERS = ("httpx", "httpcore", "twilio.http_client", "telegram", "apscheduler")
@@ -16,7 +17,7 @@ QUIET_LOGGERS = ("httpx", "httpcore", "twilio.http_client", "telegram", "apsched
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sigap` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     # Their INFO lines carry request URLs and headers (a Telegram URL holds the bot token,
     # Twilio's logs name the account): only their warnings reach our logs.
     for chatty in QUIET_LOGGERS:
@@ -105,7 +106,9 @@ def _serve(args: argparse.Namespace) -> int:
     if not (settings.models_dir / model_name(settings.project_dir)).exists():
         print(ModelMissing.__doc__, "Run `sigap train` first.", file=sys.stderr)
         return 2
-    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    # Our logging and access log (bot/http_guard.py): uvicorn's would print query strings.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
+                access_log=False)
     return 0
 
 

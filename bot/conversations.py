@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -52,6 +53,11 @@ class Conversations:
 
     async def receive(self, message: InboundMessage) -> Accepted:
         """Commit the message (before any answer to the provider); recognise retries."""
+        limit = self.services.settings.max_message_chars
+        if len(message.text) > limit:
+            # No channel sends this much (the REST channel refuses it); kept, not lost.
+            log.warning("%s message of %d characters cut to %d", message.channel, len(message.text), limit)
+            message = replace(message, text=message.text[:limit])
         return await asyncio.get_running_loop().run_in_executor(self._ingest, self._store, message)
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:

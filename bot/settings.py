@@ -70,19 +70,26 @@ class Settings(BaseSettings):
     smpp_reassembly_seconds: float = 60.0
 
     geocoder_url: str | None = None
-    # Comma-separated bearer tokens of dispatchers allowed to use /api.
+    # Development shortcut: comma-separated dispatcher tokens for /api, each `name:token` or a bare
+    # token (then named token1, token2, ... by position). Read at start-up.
     sigap_api_tokens: SecretStr = SecretStr("")
 
     # A conversation quiet for longer than this starts a new session (minutes).
     session_expiration_minutes: int = 60
     max_message_chars: int = 4096
+    # A client that sends nothing of its request body for this long gets a 408.
+    http_body_timeout_seconds: float = 10.0
     # First retry of a failed send; each further retry waits twice as long.
     outbox_first_retry_seconds: float = 1.0
 
-    def api_tokens(self) -> set[str]:
-        """The configured dispatcher API tokens."""
-        raw = self.sigap_api_tokens.get_secret_value()
-        return {token.strip() for token in raw.split(",") if token.strip()}
+    def named_api_tokens(self) -> dict[str, str]:
+        """The configured dispatcher API tokens by name (the name is what events record)."""
+        named: dict[str, str] = {}
+        entries = [entry.strip() for entry in self.sigap_api_tokens.get_secret_value().split(",")]
+        for position, entry in enumerate((e for e in entries if e), 1):
+            name, _, token = entry.rpartition(":")
+            named[name or f"token{position}"] = token
+        return named
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fastapi import APIRouter
 from prometheus_client import Gauge
 
-from bot.messages import InboundMessage, OutboundMessage
+from bot.messages import InboundMessage, InvalidMessage, OutboundMessage
 from bot.outbox import DeliveryError, Outbox
 from bot.settings import Settings
 from channels import smpp_pdu as wire
@@ -208,6 +208,9 @@ class SmppLink:
                     await events.receipt(receipt)
                 return wire.Status.OK
             return await self._on_text(message, events)
+        except InvalidMessage as error:  # no number to answer, say: retrying cannot help
+            log.error("SMPP: deliver_sm refused: %s", error)
+            return wire.Status.PERMANENT_APP_ERROR
         except Exception:  # not stored: a temporary error makes the SMSC retry, nothing is lost
             log.exception("SMPP: could not store a deliver_sm from %s", message.source_addr)
             return wire.Status.TEMPORARY_APP_ERROR
@@ -235,6 +238,8 @@ class SmppLink:
                 log.warning("SMPP: parts missing from a message of %s; passing on what came", key[0])
                 try:
                     await self._accept(events, key[0], text)
+                except InvalidMessage as error:
+                    log.error("SMPP: partial message refused: %s", error)
                 except Exception:  # kept in the buffer, tried again next period
                     log.exception("SMPP: could not store a partial message")
                     continue

@@ -13,25 +13,30 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from android_sms_gateway import AsyncAPIClient, Message, SmsReceivedPayload, TextMessage, Webhook
+from android_sms_gateway import AsyncAPIClient, Message, TextMessage, Webhook
 from android_sms_gateway.ahttp import HttpxAsyncHttpClient
 from android_sms_gateway.enums import HealthStatus, WebhookEvent
 from android_sms_gateway.errors import APIError
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.gsm7 import segments
-from bot.messages import InboundMessage, OutboundMessage
+from bot.messages import InboundMessage, InvalidMessage, OutboundMessage
 from bot.outbox import DeliveryError, Outbox
+from bot.privacy import clean_for_log
 from bot.settings import Settings
+from channels import json_limits
+from channels.rest import json_body
 from channels.sms_text import SEGMENTS_SENT, split_sms
 
 if TYPE_CHECKING:
@@ -52,11 +57,21 @@ WEBHOOK_EVENTS = ("sms:received", *DELIVERY_EVENTS, "system:ping")
 
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def headers_plausible(key: str, timestamp: str, signature: str, tolerance: int) -> bool:
+    """What can be checked before the body is read: a key is set, the timestamp is ASCII digits
+    and fresh (±tolerance), the signature is 64 hex digits."""
+    if not (key and _TIMESTAMP.fullmatch(timestamp) and _HEX_SIGNATURE.fullmatch(signature.strip())):
+        return False
+    return abs(time.time() - int(timestamp)) <= tolerance
+
+
 def signature_valid(key: str, body: bytes, timestamp: str, signature: str, tolerance: int) -> bool:
     """The app's webhook signature: hex HMAC-SHA256(key, raw body + timestamp), timestamp fresh."""
-    if not (key and signature and timestamp.isdigit()):
-        return False
-    if abs(time.time() - int(timestamp)) > tolerance:
+    if not headers_plausible(key, timestamp, signature, tolerance):
         return False
     expected = hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature.strip().lower())
@@ -82,22 +97,49 @@ class WebhookEnvelope(BaseModel):
     """The app's webhook body: event name, payload and ids."""
 
     model_config = ConfigDict(extra="ignore")
-    event: str
+    event: str = Field(max_length=64)
     payload: dict[str, Any] = {}
-    id: str | None = None
+    id: str | None = Field(default=None, max_length=128)
+
+
+class ReceivedSms(BaseModel):
+    """An `sms:received` payload, typed at the edge (the app's docs: messageId, message, sender or
+    phoneNumber, receivedAt, simNumber)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    message_id: str = Field(alias="messageId", min_length=1, max_length=64)
+    message: str = Field(max_length=64 * 1024)
+    sender: str | None = Field(default=None, min_length=1, max_length=64)
+    phone_number: str | None = Field(default=None, alias="phoneNumber", min_length=1, max_length=64)
+    received_at: str = Field(alias="receivedAt", min_length=1, max_length=40)
 
 
 def to_inbound(payload: dict[str, Any]) -> InboundMessage:
-    """An `sms:received` payload as an InboundMessage."""
+    """An `sms:received` payload as an InboundMessage (ValidationError or InvalidMessage when it
+    cannot be one)."""
+    sms = ReceivedSms.model_validate(payload)
     # App versions before `sender` existed send only `phoneNumber` (the same number).
-    sms = SmsReceivedPayload.from_dict({"sender": payload.get("phoneNumber"), **payload})
+    sender = sms.sender or sms.phone_number
+    if sender is None:
+        raise InvalidMessage("an SMS without a sender")
     # messageId is a 32-bit hash of the message that the app's docs say is not unique: the
     # sender and receive time make a collision (a report dropped as "retry") impossible.
-    key = f"{sms.message_id}:{sms.sender}:{payload['receivedAt']}"[:128]
+    key = f"{sms.message_id}:{sender}:{sms.received_at}"[:128]
     return InboundMessage(
-        channel=CHANNEL, sender_id=sms.sender, text=sms.message.strip(),
-        provider_message_id=key, received_at=sms.received_at.astimezone(UTC),
+        channel=CHANNEL, sender_id=sender, text=sms.message.strip(),
+        provider_message_id=key, received_at=_received_at(sms.received_at),
     )
+
+
+def _received_at(value: str) -> datetime:
+    """The phone's receive time in UTC; the server's when it is not a time this side of 9999."""
+    try:
+        moment = datetime.fromisoformat(value)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        log.warning("sms-gateway: receivedAt %s is not a time; the server's is used",
+                    clean_for_log(value, 40))
+        return datetime.now(UTC)
 
 
 async def _came_back(outbox: Outbox) -> None:
@@ -110,23 +152,29 @@ def _router(config: Settings, state: GatewayState) -> APIRouter:
     router = APIRouter()
     key = config.sms_gateway_signing_key.get_secret_value()
 
-    @router.post(WEBHOOK_PATH)
+    @router.post(WEBHOOK_PATH, openapi_extra=json_body(WebhookEnvelope))
     async def webhook(request: Request) -> Response:
         """A signed event from the phone: store a received SMS, record a delivery report."""
-        body = await request.body()
         headers = request.headers
-        if not signature_valid(key, body, headers.get("x-timestamp", ""), headers.get("x-signature", ""),
-                               config.sms_gateway_webhook_tolerance_seconds):
-            log.warning("sms-gateway: webhook with a bad or stale signature refused")
+        timestamp, signature = headers.get("x-timestamp", ""), headers.get("x-signature", "")
+        tolerance = config.sms_gateway_webhook_tolerance_seconds
+        if not headers_plausible(key, timestamp, signature, tolerance):  # before reading the body
+            log.warning("sms-gateway: webhook without a valid signature header refused")
+            return Response(status_code=403)
+        body = await request.body()
+        if not await asyncio.to_thread(signature_valid, key, body, timestamp, signature, tolerance):
+            log.warning("sms-gateway: webhook with a bad signature refused")
             return Response(status_code=403)
         if state.answered(True):
             await _came_back(request.app.state.outbox)
         try:
-            envelope = WebhookEnvelope.model_validate_json(body)
+            envelope = WebhookEnvelope.model_validate(json_limits.loads(body))
             inbound = to_inbound(envelope.payload) if envelope.event == "sms:received" else None
-        except (ValidationError, KeyError, ValueError, TypeError, AttributeError) as error:
-            log.warning("sms-gateway: unreadable webhook: %s", error)
-            return Response(status_code=400)
+        except (ValidationError, ValueError) as error:  # InvalidMessage and UnsafeJson too
+            # Only the kinds of error: pydantic's message would echo the sender's number.
+            kinds = sorted({e["type"] for e in error.errors()}) if isinstance(error, ValidationError) else []
+            log.warning("sms-gateway: unreadable webhook: %s", kinds or clean_for_log(str(error), 100))
+            return JSONResponse({"detail": "not a readable SMS Gateway webhook"}, 400)
         if inbound is not None and inbound.text:
             await request.app.state.conversations.accept(inbound)
         elif envelope.event in DELIVERY_EVENTS:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from telegram import Bot, KeyboardButton, Message, ReplyKeyboardMarkup, Update
 from telegram.constants import MessageLimit
@@ -34,6 +34,7 @@ from telegram.error import (
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import DeliveryError, Outbox
 from bot.settings import Settings
+from channels import json_limits
 from channels.sms_text import split_text
 
 if TYPE_CHECKING:
@@ -148,6 +149,14 @@ class NotAnUpdate(ValueError):
     """A webhook body that is not a Telegram Update."""
 
 
+def parse_update(body: bytes) -> Any:
+    """An update's JSON, within bounds (depth, numbers, dates: python-telegram-bot turns every
+    `*date` field into a datetime and would overflow)."""
+    data = json_limits.loads(body)
+    json_limits.check_dates(data)
+    return data
+
+
 def read_update(data: Any, bot: Bot) -> InboundMessage | None:
     """The InboundMessage in an Update's JSON; None when it carries nothing Sigap reads."""
     if not isinstance(data, dict) or type(data.get("update_id")) is not int:
@@ -172,10 +181,22 @@ def read_update(data: Any, bot: Bot) -> InboundMessage | None:
         )
 
 
+# The parts of an Update that Sigap reads, for the OpenAPI schema (docs, schemathesis).
+_CHAT = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
+_MESSAGE = {"type": "object", "required": ["message_id", "date", "chat"], "properties": {
+    "message_id": {"type": "integer"}, "date": {"type": "integer"}, "chat": _CHAT,
+    "text": {"type": "string"}, "caption": {"type": "string"},
+    "location": {"type": "object", "properties": {"latitude": {"type": "number"},
+                                                  "longitude": {"type": "number"}}}}}
+UPDATE_SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["update_id"],
+    "properties": {"update_id": {"type": "integer"}, "message": _MESSAGE, "edited_message": _MESSAGE}}}}}}
+
+
 def _router(bot: Bot, secret: str) -> APIRouter:
     router = APIRouter()
 
-    @router.post(WEBHOOK_PATH)
+    @router.post(WEBHOOK_PATH, openapi_extra=UPDATE_SCHEMA)
     async def webhook(request: Request) -> Response:
         """Check the secret, store the message, answer 200; the turn runs in the background."""
         if not secret_matches(request.headers.get(SECRET_HEADER), secret):
@@ -183,10 +204,10 @@ def _router(bot: Bot, secret: str) -> APIRouter:
                         "wrong" if SECRET_HEADER in request.headers else "missing")
             return Response(status_code=403)
         try:
-            inbound = read_update(json.loads(await request.body()), bot)
-        except ValueError as error:  # not JSON, or not an Update
+            inbound = read_update(parse_update(await request.body()), bot)
+        except ValueError as error:  # not JSON within bounds, or not an Update (InvalidMessage too)
             log.warning("telegram: webhook body refused: %s", error)
-            return Response(status_code=400)
+            return JSONResponse({"detail": "not a readable Telegram update"}, 400)
         if inbound is not None:
             await request.app.state.conversations.accept(inbound)
         return Response(status_code=200)

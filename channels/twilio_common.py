@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from twilio.rest import Client
 
 from bot.messages import InboundMessage, OutboundMessage
 from bot.outbox import DeliveryError
+from bot.privacy import clean_for_log
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,6 +37,10 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY_CHARS = 1600
 # Twilio sends at most 10 media items with one message.
 MAX_MEDIA = 10
+# Twilio's webhooks carry a few dozen fields (10 media items add 20): more is not Twilio.
+MAX_FORM_FIELDS = 200
+# Base64 of an HMAC-SHA1 (28 characters) or HMAC-SHA256 (44).
+_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{27}=|[A-Za-z0-9+/]{43}=")
 # The requests-based client waits forever by default; a hung send would stall the outbox.
 HTTP_TIMEOUT_SECONDS = 15.0
 # Parts of a split reply already sent, remembered so a retry does not repeat them.
@@ -73,6 +79,13 @@ class TwilioAccount:
         return client
 
 
+_FIELDS = ("From", "To", "Body", "MessageSid", "NumMedia", "MediaUrl0", "Latitude", "Longitude",
+           "MessageStatus", "ErrorCode")
+# Twilio's webhook form, for the OpenAPI schema (docs, schemathesis).
+FORM_SCHEMA = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+    "schema": {"type": "object", "properties": {name: {"type": "string"} for name in _FIELDS}}}}}}
+
+
 def twilio_plugin(
     settings: Settings, account: TwilioAccount, path: str,
     to_inbound: Callable[[Form], InboundMessage], sender: TwilioSender,
@@ -82,7 +95,7 @@ def twilio_plugin(
 
     router = APIRouter()
 
-    @router.post(path)
+    @router.post(path, openapi_extra=FORM_SCHEMA)
     async def webhook(request: Request) -> Response:
         form = await signed_form(request, account, path)
         return await accept(request, to_inbound(form))
@@ -97,16 +110,44 @@ def serves_status(settings: Settings, channel: str) -> bool:
     return channel == "whatsapp" or not settings.twilio_whatsapp_from
 
 
+class _Params(dict[str, list[str]]):
+    """Form fields by name, as RequestValidator reads them: `getall` is one lookup, so checking
+    a signature is linear in the size of the form (a MultiDict's `getlist` scans every field,
+    which made a 20,000-field form take seconds)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+def parse_form(body: bytes) -> tuple[Form, _Params]:
+    """A urlencoded body as a form and as the validator's fields; 400 past MAX_FORM_FIELDS."""
+    if body.count(b"&") >= MAX_FORM_FIELDS:
+        raise HTTPException(413, f"more than {MAX_FORM_FIELDS} form fields")
+    pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True,
+                      max_num_fields=MAX_FORM_FIELDS)
+    params = _Params()
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    return ImmutableMultiDict(pairs), params
+
+
+def signature_matches(account: TwilioAccount, url: str, params: _Params, signature: str) -> bool:
+    """Twilio's own check (RequestValidator), on fields it reads in constant time each."""
+    return bool(RequestValidator(account.auth_token).validate(url, params, signature))
+
+
 async def signed_form(request: Request, account: TwilioAccount, path: str) -> Form:
-    """The form Twilio posted; 403 when X-Twilio-Signature is missing or does not match."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    form: Form = ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
+    """The form Twilio posted; 403 when X-Twilio-Signature is missing, malformed (before the body
+    is read) or does not match (checked in a thread: the event loop keeps serving)."""
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    if not _SIGNATURE.fullmatch(signature):
+        log.warning("Twilio webhook %s refused: %s signature", path, "malformed" if signature else "missing")
+        raise HTTPException(403, "invalid Twilio signature")
+    form, params = parse_form(await request.body())
     # Twilio signs the URL it called (PUBLIC_URL + path), not the one a proxy hands us.
     url = account.public_url + path + (f"?{request.url.query}" if request.url.query else "")
-    signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not signature or not RequestValidator(account.auth_token).validate(url, form, signature):
-        log.warning("Twilio webhook %s refused: %s signature", path,
-                    "forged" if signature else "missing")
+    if not await asyncio.to_thread(signature_matches, account, url, params, signature):
+        log.warning("Twilio webhook %s refused: forged signature", path)
         raise HTTPException(403, "invalid Twilio signature")
     return form
 
@@ -123,7 +164,8 @@ def required(form: Form, *names: str) -> list[str]:
 def media_refs(form: Form) -> tuple[str, ...]:
     """The MediaUrlN of a message: Twilio-hosted references, not the files."""
     count = form.get("NumMedia", "0")
-    total = min(int(count), MAX_MEDIA) if count.isdigit() else MAX_MEDIA
+    # ASCII digits only: "²".isdigit() is True and int("²") raises.
+    total = min(int(count[:3]), MAX_MEDIA) if count.isascii() and count.isdigit() else MAX_MEDIA
     urls = (form.get(f"MediaUrl{index}", "").strip() for index in range(total))
     return tuple(url for url in urls if url)
 
@@ -137,12 +179,13 @@ async def accept(request: Request, inbound: InboundMessage) -> Response:
 def add_status_route(router: APIRouter, account: TwilioAccount) -> None:
     """`POST /webhooks/twilio/status`: delivery reports of messages sent by either channel."""
 
-    @router.post(STATUS_PATH)
+    @router.post(STATUS_PATH, openapi_extra=FORM_SCHEMA)
     async def status(request: Request) -> Response:
         form = await signed_form(request, account, STATUS_PATH)
         sid, state = required(form, "MessageSid", "MessageStatus")
         if state in ("failed", "undelivered"):
-            log.warning("Twilio message %s %s (error %s)", sid, state, form.get("ErrorCode", "?"))
+            log.warning("Twilio message %s %s (error %s)", clean_for_log(sid, 64), clean_for_log(state, 32),
+                        clean_for_log(form.get("ErrorCode", "?"), 16))
         known = await asyncio.to_thread(request.app.state.outbox.record_delivery, sid, state)
         if not known:  # an earlier part of a split reply, or a message sent by another system
             log.debug("status %s for unknown message %s", state, sid)

@@ -69,7 +69,8 @@ def postgres_schema() -> Iterator[str]:
     engine.dispose()
 
 
-def _fresh_postgres() -> str:
+def fresh_postgres() -> str:
+    """The test schema of PostgreSQL, emptied."""
     engine = create_engine(POSTGRES_URL)
     Base.metadata.drop_all(engine)
     engine.dispose()
@@ -82,7 +83,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sigap.db'}"
     request.getfixturevalue("postgres_schema")
-    return _fresh_postgres()
+    return fresh_postgres()
 
 
 def _fresh_redis() -> str:
@@ -127,7 +128,9 @@ class RunningApp:
         self.app = create_app(settings)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        # As `sigap serve` runs it: the app's own access log, none from uvicorn.
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                access_log=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
