@@ -10,7 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.services import current
-from bot.tickets import TicketDesk, TicketDetails, TicketView
+from bot.tickets.desk import TicketDesk
+from bot.tickets.views import TicketDetails, TicketView
 
 
 def desk() -> TicketDesk:
@@ -28,9 +29,10 @@ def language(tracker: Tracker) -> str:
     return "en" if tracker.get_slot("user_language") == "en" else "id"
 
 
-def describe_agencies(agencies: list[str], lang: str) -> str:
-    """Agency names for the reporter."""
-    return current().routing.describe(agencies, lang)
+def describe_agencies(agencies: list[str], lang: str, region: str | None = None) -> str:
+    """Agency names for the reporter, as the ticket's 112 centre spells them."""
+    services = current()
+    return services.routing.describe(agencies, lang, services.regions.centre(region).agencies)
 
 
 def type_name(emergency_type: str | None, lang: str) -> str:
@@ -44,7 +46,7 @@ def say_routed(dispatcher: CollectingDispatcher, response: str, ticket: TicketVi
     dispatcher.utter_message(
         response=response, ticket_number=ticket.number,
         type_name=type_name(ticket.emergency_type, lang),
-        agencies=describe_agencies(ticket.agencies, lang), **values,
+        agencies=describe_agencies(ticket.agencies, lang, ticket.region), **values,
     )
 
 
@@ -89,7 +91,7 @@ async def add_type(dispatcher: CollectingDispatcher, tracker: Tracker, ticket: T
     if added:
         lang = language(tracker)
         dispatcher.utter_message(response="utter_ticket_more_agencies", ticket_number=updated.number,
-                                 agencies=describe_agencies(added, lang))
+                                 agencies=describe_agencies(added, lang, updated.region))
     return updated
 
 

@@ -11,9 +11,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.guide import start_events
-from bot import guidance, reminders
-from bot.routing import UNKNOWN_TYPE
+from bot.delivery import reminders
+from bot.dialogue import guidance
 from bot.services import current
+from bot.tickets.routing import UNKNOWN_TYPE
 
 # Words a reporter sends to make the bot stop writing (someone hiding from an attacker).
 STOP_WORDS = frozenset({"stop", "diam", "berhenti", "jangan balas", "stop pesan"})

@@ -16,7 +16,8 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
-from bot import guidance, reminders
+from bot.delivery import reminders
+from bot.dialogue import guidance
 from bot.services import current
 from nlu.normalise import normalise
 

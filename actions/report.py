@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.guide import repeat_question
-from bot.routing import UNKNOWN_TYPE
-from bot.tickets import TicketView
+from bot.tickets.views import TicketView
+from bot.tickets.routing import UNKNOWN_TYPE
 from nlu.entities import is_vague
 
 DomainDict = dict[str, Any]
@@ -33,7 +33,7 @@ async def ensure_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, kind
         context.desk().open, context.conversation_id(tracker), kind, lang, context.details(tracker),
     )
     response = "utter_ticket_created_unknown" if kind == UNKNOWN_TYPE else "utter_ticket_created"
-    context.say_routed(dispatcher, response, ticket, lang)
+    context.say_routed(dispatcher, "utter_ticket_joined" if ticket.joined else response, ticket, lang)
     return ticket
 
 
@@ -87,10 +87,12 @@ class ValidateReportForm(FormValidationAction):
             detail = await context.resolve(text)
         ticket = await context.open_ticket(tracker)
         if ticket:
-            await asyncio.to_thread(
+            updated = await asyncio.to_thread(
                 context.desk().update, ticket.id,
                 context.details(tracker, location_text=text, location=detail),
             )
+            if updated.joined:  # with its place, another reporter's incident: help is on its way
+                context.say_routed(dispatcher, "utter_ticket_joined", updated, context.language(tracker))
         if not gps and not earlier and is_vague(text):
             return {"location": None, "location_vague": text, "location_detail": detail}
         return {"location": text, "location_detail": detail, "location_vague": None}

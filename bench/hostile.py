@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.webhooks import _wait_ready  # noqa: E402
-from bot.database import Database  # noqa: E402
 from bot.settings import PROJECT_DIR  # noqa: E402
+from bot.storage.database import Database  # noqa: E402
 from nlu.model import train  # noqa: E402
 from tests.channels.fake_sms_gateway import FakeSmsGateway  # noqa: E402
 from tests.channels.fake_telegram import SECRET, TOKEN, FakeTelegram  # noqa: E402
@@ -140,7 +140,7 @@ def _chunked(client: httpx.Client, size: int) -> int:
 def _inbound(db: Database) -> int:
     from sqlalchemy import func, select
 
-    from bot.models import Message
+    from bot.storage.models import Message
 
     with db.session() as session:
         query = select(func.count()).select_from(Message).where(Message.direction == "in")

@@ -25,8 +25,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.database import Database  # noqa: E402
 from bot.settings import PROJECT_DIR  # noqa: E402
+from bot.storage.database import Database  # noqa: E402
 from nlu.model import train  # noqa: E402
 from tests.channels.fake_twilio import (  # noqa: E402
     ACCOUNT_SID,
@@ -124,7 +124,7 @@ def _wait_ready(url: str) -> None:
 def _drained(db: Database) -> bool:
     from sqlalchemy import func, select
 
-    from bot.models import Message, OutboxMessage
+    from bot.storage.models import Message, OutboxMessage
 
     with db.session() as session:
         unprocessed = session.scalar(select(func.count()).select_from(Message).where(

@@ -12,7 +12,7 @@ import time
 from bot.privacy import configure_logging
 from bot.settings import get_settings
 
-QUIET_LOGGERS = ("httpx", "httpcore", "twilio.http_client", "telegram", "apscheduler")
+QUIET_LOGGERS = ("httpx", "httpcore", "twilio.http_client", "telegram", "apscheduler", "alembic")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(handler=_serve)
 
+    worker = commands.add_parser("worker", help="run the deadline clock and the Redis relay apart from serve")
+    worker.set_defaults(handler=_worker)
+
     shell = commands.add_parser("shell", help="chat with the bot in the terminal")
     shell.add_argument("--sender", default="shell-user")
     shell.set_defaults(handler=_shell)
@@ -62,9 +65,27 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="DISPATCH_COMMAND")
     listen = dispatch.add_parser("listen", help="print an agency's tickets as JSON lines")
     listen.add_argument("--agency", required=True)
+    listen.add_argument("--region", action="append", default=[],
+                        help="a 112 centre's code (regions.yml); repeat for several; default: all")
+    listen.add_argument("--token", default=None,
+                        help="a dispatcher token (default: SIGAP_TOKEN); it must be the agency's")
     listen.add_argument("--once", action="store_true", help="exit when the queue is empty")
     listen.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     listen.set_defaults(handler=_dispatch_listen)
+
+    db = commands.add_parser("db", help="the database schema (Alembic migrations)").add_subparsers(
+        required=True, metavar="DB_COMMAND")
+    upgrade = db.add_parser("upgrade", help="migrate the database of DATABASE_URL to the newest schema")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    token = commands.add_parser("token", help="dispatcher tokens for /api").add_subparsers(
+        required=True, metavar="TOKEN_COMMAND")
+    create = token.add_parser("create", help="a token for one agency in its regions (printed once)")
+    create.add_argument("--agency", required=True)
+    create.add_argument("--region", action="append", required=True, help="a centre's code; repeat")
+    create.add_argument("--name", help="what events record (default: agency-regions)")
+    create.set_defaults(handler=_token_create)
 
     guidance = commands.add_parser("guidance", help="first-aid and safety protocols")
     guidance_commands = guidance.add_subparsers(required=True, metavar="GUIDANCE_COMMAND")
@@ -76,9 +97,10 @@ def _parser() -> argparse.ArgumentParser:
     topics = guidance_commands.add_parser("list", help="list the protocols")
     topics.set_defaults(handler=_guidance_list)
 
-    import channels
+    from bot.plugins import installed
 
-    channels.add_commands(commands)
+    for registry in installed():
+        registry.add_commands(commands)
     return parser
 
 
@@ -99,7 +121,7 @@ def _train(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import create_app
+    from bot.web.app import create_app
     from nlu.model import ModelMissing, model_name
 
     settings = get_settings()
@@ -109,6 +131,19 @@ def _serve(args: argparse.Namespace) -> int:
     # Our logging and access log (bot/http_guard.py): uvicorn's would print query strings.
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
                 access_log=False)
+    return 0
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from bot.runtime import worker_jobs
+    from bot.services import build_services
+
+    services = build_services(get_settings())
+
+    async def work() -> None:
+        await asyncio.gather(*worker_jobs(services))
+
+    asyncio.run(work())
     return 0
 
 
@@ -150,22 +185,75 @@ def _nlu_test(args: argparse.Namespace) -> int:
 
 def _dispatch_listen(args: argparse.Namespace) -> int:
     from bot.services import build_dispatch_queue, build_services
+    from bot.web.auth import authenticate
 
-    queue = build_dispatch_queue(build_services(get_settings()))
-    while True:
-        deliveries = queue.pending(args.agency)
-        for delivery in deliveries:
-            print(json.dumps({"id": delivery.id, **delivery.payload}, ensure_ascii=False),
-                  flush=True)
-            queue.ack(args.agency, [delivery.id])
-        if args.once and not deliveries:
-            return 0
-        if not deliveries:
-            time.sleep(args.interval)
+    settings = get_settings()
+    services = build_services(settings)
+    known = sorted(a for a in services.routing.names) + ["supervisors"]
+    if args.agency not in known:
+        print(f"unknown agency {args.agency!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    token = args.token or settings.sigap_token.get_secret_value()
+    access = authenticate(services.db, settings, f"Bearer {token}" if token else None)
+    if access is None or access.agency not in (None, args.agency):
+        print("a dispatcher token of that agency is needed: --token or SIGAP_TOKEN "
+              "(`sigap token create --agency ...`)", file=sys.stderr)
+        return 2
+    regions = args.region or (sorted(access.regions) if access.regions is not None else None)
+    if access.regions is not None and not set(regions or []) <= access.regions:
+        print(f"the token covers the regions {sorted(access.regions)} only", file=sys.stderr)
+        return 2
+    queue = build_dispatch_queue(services)
+    try:
+        while True:
+            deliveries = queue.pending(args.agency, regions)
+            for delivery in deliveries:
+                print(json.dumps({"id": delivery.id, "agency": delivery.agency, **delivery.payload},
+                                 ensure_ascii=False), flush=True)
+                queue.ack(delivery)
+            if args.once and not deliveries:
+                return 0
+            if not deliveries:
+                time.sleep(args.interval)
+    finally:
+        queue.close()
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from bot.services import build_services
+    from bot.web.auth import create_token
+
+    services = build_services(get_settings())
+    if args.agency not in services.routing.names and args.agency != "supervisors":
+        print(f"unknown agency {args.agency!r}; known: {', '.join(sorted(services.routing.names))}",
+              file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.region) - set(services.regions.centres))
+    if unknown:
+        print(f"unknown regions {unknown}; regions.yml has {sorted(services.regions.centres)}",
+              file=sys.stderr)
+        return 2
+    name = args.name or f"{args.agency}-{'-'.join(args.region)}"
+    token = create_token(services.db, name, args.agency, args.region)
+    print(f"token {name} for {args.agency} in {', '.join(args.region)} (shown once, keep it safe):")
+    print(token)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from bot.storage.database import Database
+    from bot.storage.migrate import current, upgrade
+
+    db = Database(get_settings().database_url)
+    before = current(db)
+    after = upgrade(db, args.revision)
+    print(f"database at revision {after} (was {before or 'empty'})")
+    db.dispose()
+    return 0
 
 
 def _guidance_show(args: argparse.Namespace) -> int:
-    from bot.guidance import load_protocols, render
+    from bot.dialogue.guidance import load_protocols, render
 
     protocols = load_protocols()
     if args.topic not in protocols:
@@ -178,7 +266,7 @@ def _guidance_show(args: argparse.Namespace) -> int:
 
 
 def _guidance_list(_args: argparse.Namespace) -> int:
-    from bot.guidance import load_protocols
+    from bot.dialogue.guidance import load_protocols
 
     for topic, protocol in sorted(load_protocols().items()):
         print(f"{topic:28} {protocol.title.id}")

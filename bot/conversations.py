@@ -12,14 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.engine import Engine, Turn
-from bot.locks import ConversationLocks, MemoryLocks
+from bot.coordination.locks import ConversationLocks, MemoryLocks
+from bot.dialogue.engine import Engine, Turn
+from bot.dialogue.tracker import DialogueState
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import MESSAGES_IN, PARSE_SECONDS
-from bot.models import Conversation, Message, OutboxMessage, utcnow
 from bot.privacy import mask
 from bot.services import Services
-from bot.tracker import DialogueState
+from bot.storage.models import Conversation, Message, OutboxMessage, utcnow
 from nlu.model import NLU
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,9 @@ class Conversations:
             for row in rows:
                 row.status, row.sent_at = "sent", utcnow()
                 row.attempts += 1
-            return [OutboundMessage(r.text, custom=dict(r.payload)) for r in rows]
+            # What the notice is about (ticket, status); a push channel's hints stay out.
+            return [OutboundMessage(r.text, custom={k: v for k, v in r.payload.items() if k != "custom"})
+                    for r in rows]
 
     # -- storage (blocking; run in a thread) ----------------------------------
     def _store(self, message: InboundMessage) -> Accepted:
@@ -250,15 +252,17 @@ class Conversations:
             for reply in replies:
                 out = OutboundMessage.of(reply)
                 payload = {k: v for k, v in out.to_dict().items() if k != "text"}
+                recorded = dict(payload)
+                if push:
+                    outbox = OutboxMessage(conversation_id=conversation_id, channel=conversation.channel,
+                                           text=out.text, payload=payload)
+                    session.add(outbox)
+                    session.flush()
+                    recorded["outbox_id"] = outbox.id  # the transcript shows its delivery status
                 session.add(Message(
                     conversation_id=conversation_id, channel=conversation.channel,
-                    direction="out", text=out.text, reply_to_id=message_id, payload=payload,
+                    direction="out", text=out.text, reply_to_id=message_id, payload=recorded,
                 ))
-                if push:
-                    session.add(OutboxMessage(
-                        conversation_id=conversation_id, channel=conversation.channel,
-                        text=out.text, payload=payload,
-                    ))
 
 
 def _payload(message: InboundMessage) -> dict[str, Any]:

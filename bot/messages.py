@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.models import utcnow
+from bot.storage.models import utcnow
 
 # The columns that hold them (bot/models.py).
 MAX_SENDER_CHARS = 128

@@ -15,3 +15,7 @@ OUTBOX_SENT = Counter("sigap_outbox_sent_total", "Outbound messages handed to a 
 OUTBOX_FAILED = Counter(
     "sigap_outbox_failed_total", "Outbound messages given up after retries", ["channel"]
 )
+DEADLINE_MISSED = Counter(
+    "sigap_deadline_missed_total", "Incidents escalated: no movement by their deadline",
+    ["region", "priority"],
+)

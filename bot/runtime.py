@@ -13,11 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bot import guidance
 from bot.conversations import Conversations
-from bot.outbox import ChannelSender, Outbox
+from bot.delivery.outbox import ChannelSender, Outbox
+from bot.dialogue import guidance
 from bot.services import Services, build_engine, build_locks, build_services, set_current
 from bot.settings import Settings
+from bot.tickets import clock
 from nlu.model import NLU
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,18 @@ class Core:
     services: Services
     conversations: Conversations
     outbox: Outbox
+
+
+def worker_jobs(services: Services) -> list[Coroutine[Any, Any, None]]:
+    """What `sigap worker` runs (and `sigap serve` too, unless RUN_WORKERS_IN_SERVE is off): the
+    deadline clock, and the relay to Redis Streams when REDIS_URL is set."""
+    jobs: list[Coroutine[Any, Any, None]] = [clock.run(services.db, services.desk.rules)]
+    if services.settings.redis_url:
+        from bot.dispatch import relay
+        from bot.dispatch.redis_streams import RedisDispatchQueue
+
+        jobs.append(relay.run(RedisDispatchQueue(services.db, services.settings.redis_url, "relay")))
+    return jobs
 
 
 @asynccontextmanager
@@ -58,6 +71,8 @@ async def running_core(
             log.warning("processed %d messages left over from a previous run", recovered)
         tasks = [asyncio.create_task(outbox.run())]
         tasks += [asyncio.create_task(task(conversations, outbox)) for task in background]
+        if settings.run_workers_in_serve:
+            tasks += [asyncio.create_task(job) for job in worker_jobs(services)]
         yield Core(services, conversations, outbox)
     finally:
         await conversations.drain()

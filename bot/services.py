@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from rasa_sdk.executor import ActionExecutor
 
-from bot.database import Database
-from bot.dispatch import DispatchQueue, TableDispatchQueue
-from bot.domain import Domain
-from bot.engine import Engine
-from bot.locks import ConversationLocks, MemoryLocks
-from bot.models import Conversation
-from bot.routing import Routing
-from bot.rules import Rules
+from bot.coordination.locks import ConversationLocks, MemoryLocks
+from bot.dialogue.domain import Domain
+from bot.dialogue.engine import Engine
+from bot.dialogue.rules import Rules
+from bot.dispatch.queue import DispatchQueue, TableDispatchQueue
 from bot.settings import Settings, get_settings
-from bot.tickets import TicketDesk
+from bot.storage.database import Database
+from bot.storage.models import Conversation
+from bot.tickets import desk as tickets
+from bot.tickets.desk import TicketDesk
+from bot.tickets.incidents import Matching
+from bot.tickets.priority import Priorities
+from bot.tickets.regions import Regions
+from bot.tickets.routing import Routing
 from nlu.types import Location
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,8 @@ class Services:
     domain: Domain
     routing: Routing
     desk: TicketDesk
+    regions: Regions
+    priorities: Priorities
 
     def resolve_location(
         self, text: str | None, lat: float | None = None, lon: float | None = None
@@ -46,18 +53,32 @@ class Services:
             session.get_one(Conversation, conversation_id).needs_person = reason[:64]
 
 
+def load_rules(settings: Settings) -> tickets.Rules:
+    """The content tickets are decided by: routing, regions, priorities, incident matching."""
+    root = settings.project_dir
+    return tickets.Rules(
+        routing=Routing.load(root / "routing.yml"),
+        regions=Regions.load(root / "regions.yml"),
+        priorities=Priorities.load(root / "priority.yml"),
+        matching=Matching(settings.incident_radius_meters,
+                          timedelta(minutes=settings.incident_window_minutes)),
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Everything that needs no trained model."""
     root = settings.project_dir
     db = Database(settings.database_url)
     db.create_schema()
-    routing = Routing.load(root / "routing.yml")
+    rules = load_rules(settings)
     return Services(
         settings=settings,
         db=db,
         domain=Domain.load(root / "domain.yml"),
-        routing=routing,
-        desk=TicketDesk(db, routing),
+        routing=rules.routing,
+        desk=TicketDesk(db, rules),
+        regions=rules.regions,
+        priorities=rules.priorities,
     )
 
 
@@ -72,7 +93,7 @@ def build_engine(services: Services) -> Engine:
 def build_locks(settings: Settings) -> ConversationLocks:
     """Redis locks when REDIS_URL is set (several processes), else in-process ones."""
     if settings.redis_url:
-        from bot.locks_redis import RedisLocks
+        from bot.coordination.locks_redis import RedisLocks
 
         return RedisLocks(settings.redis_url)
     return MemoryLocks()
@@ -81,7 +102,7 @@ def build_locks(settings: Settings) -> ConversationLocks:
 def build_dispatch_queue(services: Services) -> DispatchQueue:
     """Redis Streams when REDIS_URL is set, else the notice table itself."""
     if services.settings.redis_url:
-        from bot.dispatch_redis import RedisDispatchQueue
+        from bot.dispatch.redis_streams import RedisDispatchQueue
 
         return RedisDispatchQueue(services.db, services.settings.redis_url)
     return TableDispatchQueue(services.db)

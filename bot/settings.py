@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     twilio_sms_from: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_url: str | None = None
+    # Approved WhatsApp templates (Twilio Content API) for status updates after the 24-hour window,
+    # as JSON: {"status_en_route:id": "HX...", "status_en_route:en": "HX...", ...}. Variable 1 is
+    # the ticket number.
+    twilio_whatsapp_templates: dict[str, str] = {}
 
     # Which adapter answers SMS on the channel "sms": twilio (default when TWILIO_SMS_FROM is
     # set), android (an Android phone running SMS Gateway for Android) or smpp (an SMSC).
@@ -73,10 +77,20 @@ class Settings(BaseSettings):
     # Development shortcut: comma-separated dispatcher tokens for /api, each `name:token` or a bare
     # token (then named token1, token2, ... by position). Read at start-up.
     sigap_api_tokens: SecretStr = SecretStr("")
+    # The dispatcher token `sigap dispatch listen` uses when --token is not given.
+    sigap_token: SecretStr = SecretStr("")
 
     # A conversation quiet for longer than this starts a new session (minutes).
     session_expiration_minutes: int = 60
     max_message_chars: int = 4096
+    # `sigap serve` runs the deadline clock and the Redis relay itself; turn off when `sigap worker`
+    # processes run them.
+    run_workers_in_serve: bool = True
+
+    # Reports of the same type this close in space (two points) and time are one incident.
+    incident_radius_meters: float = 500.0
+    incident_window_minutes: float = 30.0
+
     # A client that sends nothing of its request body for this long gets a 408.
     http_body_timeout_seconds: float = 10.0
     # First retry of a failed send; each further retry waits twice as long.

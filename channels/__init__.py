@@ -1,36 +1,20 @@
 """Channel adapters. Each translates a provider's payloads; nothing about emergencies here.
 
-Adding a channel means adding a module and its name in `CHANNEL_MODULES`; bot/ stays untouched.
+Adding a channel means adding a module and its name in `CHANNEL_MODULES`; bot/ stays untouched:
+this package is registered under the entry point group `sigap.channels` (pyproject.toml), and
+the core calls `plugins` and `add_commands` below.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
-
-from bot.outbox import ChannelSender, Outbox
+from bot.plugins import ChannelPlugin
 from bot.settings import Settings
 
-if TYPE_CHECKING:
-    from bot.conversations import Conversations
-
-
-@dataclass(frozen=True)
-class ChannelPlugin:
-    """A channel's webhook routes and, for push channels, its sender."""
-
-    name: str
-    router: APIRouter
-    sender: ChannelSender | None = None
-    # A task the channel runs beside the app (an SMPP link, long polling), until cancelled.
-    background: Callable[[Conversations, Outbox], Coroutine[Any, Any, None]] | None = None
-
+__all__ = ["CHANNEL_MODULES", "ChannelPlugin", "add_commands", "plugins"]
 
 CHANNEL_MODULES: tuple[str, ...] = (
     "rest", "telegram", "twilio_sms", "twilio_whatsapp", "sms_gateway", "smpp",
@@ -44,12 +28,7 @@ def _modules() -> list[ModuleType]:
 def plugins(settings: Settings) -> list[ChannelPlugin]:
     """The channels this process serves (a push channel only when it is configured)."""
     found = [module.plugin(settings) for module in _modules()]
-    served = [plugin for plugin in found if plugin is not None]
-    names = [plugin.name for plugin in served]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ValueError(f"more than one adapter configured for channel(s) {twice}: set SMS_PROVIDER")
-    return served
+    return [plugin for plugin in found if plugin is not None]
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fastapi import APIRouter
 from prometheus_client import Gauge
 
+from bot.delivery.outbox import DeliveryError, Outbox
 from bot.messages import InboundMessage, InvalidMessage, OutboundMessage
-from bot.outbox import DeliveryError, Outbox
 from bot.settings import Settings
 from channels import smpp_pdu as wire
 from channels.sms_text import SEGMENTS_SENT, split_sms

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from bot.gsm7 import GSM7_BASIC
+from channels.gsm7 import GSM7_BASIC
 
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
 # No PDU Sigap exchanges comes near this; a larger length means a corrupt stream.
@@ -251,7 +251,7 @@ class ShortMessage:
 
 
 # -- text codings ---------------------------------------------------------------------------
-# Extension table codes (TS 23.038 6.2.1.1), each sent after ESC; the basic table is bot.gsm7's.
+# Extension table codes (TS 23.038 6.2.1.1), each sent after ESC; the basic table is channels.gsm7's.
 GSM7_EXTENSION = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D,
                   "]": 0x3E, "|": 0x40, "€": 0x65}
 GSM7_ESCAPE = 0x1B

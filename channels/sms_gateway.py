@@ -30,12 +30,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.gsm7 import segments
+from bot.delivery.outbox import DeliveryError, Outbox
 from bot.messages import InboundMessage, InvalidMessage, OutboundMessage
-from bot.outbox import DeliveryError, Outbox
 from bot.privacy import clean_for_log
 from bot.settings import Settings
 from channels import json_limits
+from channels.gsm7 import segments
 from channels.rest import json_body
 from channels.sms_text import SEGMENTS_SENT, split_sms
 

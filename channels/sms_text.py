@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from prometheus_client import Counter
 
-from bot.gsm7 import segments, to_gsm7
+from channels.gsm7 import segments, to_gsm7
 
 # A reply fits in at most 2 segments (306 GSM-7 characters); longer text becomes several SMS.
 MAX_SEGMENTS = 2

@@ -31,8 +31,8 @@ from telegram.error import (
     TelegramError,
 )
 
+from bot.delivery.outbox import DeliveryError, Outbox
 from bot.messages import InboundMessage, OutboundMessage
-from bot.outbox import DeliveryError, Outbox
 from bot.settings import Settings
 from channels import json_limits
 from channels.sms_text import split_text

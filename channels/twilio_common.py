@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -18,8 +19,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.delivery.outbox import DeliveryError
 from bot.messages import InboundMessage, OutboundMessage
-from bot.outbox import DeliveryError
 from bot.privacy import clean_for_log
 from bot.settings import Settings
 
@@ -230,10 +231,17 @@ class TwilioSender:
 
     async def create(self, recipient: str, body: str) -> str | None:
         """One Messages API call; its SID. Raise DeliveryError, retryable when trying again can help."""
+        return await self._create(to=self.address(recipient), body=body)
+
+    async def create_template(self, recipient: str, content_sid: str, values: dict[str, str]) -> str | None:
+        """One Messages API call sending an approved template (Content API) with its variables."""
+        return await self._create(to=self.address(recipient), content_sid=content_sid,
+                                  content_variables=json.dumps(values))
+
+    async def _create(self, **fields: str) -> str | None:
         try:
             message = await asyncio.to_thread(  # the twilio client blocks
-                self.messages.create, to=self.address(recipient), body=body,
-                status_callback=self.status_callback, **self.origin,
+                self.messages.create, status_callback=self.status_callback, **fields, **self.origin,
             )
         except TwilioRestException as error:
             retryable = error.status >= 500 or error.status == 429

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.gsm7 import segments
 from bot.messages import InboundMessage
 from bot.settings import Settings
+from channels.gsm7 import segments
 from channels.sms_text import SEGMENTS_SENT, split_sms
 from channels.twilio_common import Form, TwilioAccount, TwilioSender, media_refs, required, twilio_plugin
 

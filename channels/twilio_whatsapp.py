@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, OutboundMessage
 from bot.settings import Settings
 from channels.sms_text import split_text
 from channels.twilio_common import (
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from channels import ChannelPlugin
 
 CHANNEL = "whatsapp"
+# WhatsApp's customer service window: free-form replies only this long after the last message.
+WINDOW = timedelta(hours=24)
 PATH = "/webhooks/twilio/whatsapp"
 PREFIX = "whatsapp:"
 log = logging.getLogger(__name__)
@@ -40,7 +43,8 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
         return None
     if not sender.startswith(("MG", PREFIX)):
         sender = PREFIX + sender
-    return twilio_plugin(settings, account, PATH, to_inbound, WhatsAppSender(account, sender))
+    sender_ = WhatsAppSender(account, sender, settings.twilio_whatsapp_templates)
+    return twilio_plugin(settings, account, PATH, to_inbound, sender_)
 
 
 def to_inbound(form: Form) -> InboundMessage:
@@ -80,8 +84,29 @@ def fits_body(text: str) -> bool:
 
 
 class WhatsAppSender(TwilioSender):
-    """Sends replies as WhatsApp session messages (free-form text, no GSM-7 limits)."""
+    """Sends replies as WhatsApp session messages (free-form text, no GSM-7 limits); a status
+    update after the 24-hour window as the approved template for its status and language."""
 
-    def __init__(self, account: TwilioAccount, sender: str) -> None:
+    def __init__(self, account: TwilioAccount, sender: str, templates: dict[str, str] | None = None) -> None:
         super().__init__(CHANNEL, account, sender, lambda number: PREFIX + number,
                          lambda text: split_text(text, fits_body))
+        self.templates = templates or {}
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str | None:
+        """Free-form text inside the window; outside it, a configured template (content_sid)."""
+        template = message.custom.get("template")
+        if template and outside_window(message.custom.get("last_inbound_at")):
+            sid = self.templates.get(f"{template['name']}:{template['language']}")
+            if sid:
+                return await self.create_template(recipient, sid, template.get("values") or {})
+            log.warning("no WhatsApp template %s:%s configured: sent as text, which WhatsApp refuses "
+                        "after 24 hours", template["name"], template["language"])
+        return await super().send(recipient, message)
+
+
+def outside_window(last_inbound_at: str | None, now: datetime | None = None) -> bool:
+    """WhatsApp allows free-form messages for 24 hours after the reporter's last message."""
+    if not last_inbound_at:
+        return False
+    last = datetime.fromisoformat(last_inbound_at)
+    return (now or datetime.now(UTC)) - last > WINDOW

@@ -104,7 +104,7 @@ class Region:
     def admin(self) -> AdminArea:
         """The region's administrative area names."""
         district = self.name if self.level == "district" else None
-        return AdminArea(province=self.province, regency=self.regency, district=district)
+        return AdminArea(province=self.province, regency=self.regency, district=district, code=self.code)
 
     def within(self, other: Region) -> bool:
         """Whether this region is `other` or lies inside it."""

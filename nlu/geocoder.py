@@ -85,12 +85,15 @@ def geocode(text: str, url: str, timeout: float = 2.0) -> Location | None:
         return None
     raw: dict[str, Any] = found.raw
     address: dict[str, str] = raw.get("address") or {}
+    lat, lon = float(found.latitude), float(found.longitude)
+    # Nominatim has no region codes: the nearest kecamatan's code says which centre it is.
+    code = Gazetteer.load().nearest(lat, lon).admin.code
     return Location(
         text=text,
-        lat=float(found.latitude),
-        lon=float(found.longitude),
+        lat=lat,
+        lon=lon,
         source="geocoder",
-        admin=admin_area(address),
+        admin=replace(admin_area(address), code=code),
         precision=precision(raw),
     )
 

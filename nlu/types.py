@@ -16,6 +16,9 @@ class AdminArea:
     regency: str | None = None
     district: str | None = None
     village: str | None = None
+    # The finest region code known (Kepmendagri, as in nlu/data/regions.csv: "33.24.05" a
+    # kecamatan of "33.24"): what decides which 112 centre the place belongs to.
+    code: str | None = None
 
 
 @dataclass(frozen=True)

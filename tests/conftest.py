@@ -16,8 +16,8 @@ import uvicorn
 from redis import Redis
 from sqlalchemy import create_engine, select, text
 
-from bot.models import Base, OutboxMessage
 from bot.settings import PROJECT_DIR, Settings
+from bot.storage.models import OutboxMessage
 from nlu.model import train
 
 # Each test process gets its own PostgreSQL schema and Redis database, so two suites
@@ -70,9 +70,11 @@ def postgres_schema() -> Iterator[str]:
 
 
 def fresh_postgres() -> str:
-    """The test schema of PostgreSQL, emptied."""
-    engine = create_engine(POSTGRES_URL)
-    Base.metadata.drop_all(engine)
+    """The test schema of PostgreSQL, emptied (tables and the migration version)."""
+    engine = create_engine(POSTGRES_SERVER_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
     engine.dispose()
     return POSTGRES_URL
 
@@ -123,7 +125,7 @@ class RunningApp:
     """The real app served by uvicorn on a local port, in a background thread."""
 
     def __init__(self, settings: Settings) -> None:
-        from bot.app import create_app
+        from bot.web.app import create_app
 
         self.app = create_app(settings)
         self.port = free_port()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from rasa_sdk.executor import ActionExecutor
 
-from bot.domain import Domain
-from bot.responses import choose_variant
-from bot.routing import Routing
-from bot.rules import Rules
+from bot.dialogue.domain import Domain
+from bot.dialogue.responses import choose_variant
+from bot.dialogue.rules import Rules
 from bot.settings import PROJECT_DIR
+from bot.tickets.routing import Routing
 from nlu.model import NLUConfig
 from nlu.training_data import load_dir
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 import channels
 from bot.messages import InboundMessage, OutboundMessage
-from bot.models import Message
 from bot.settings import Settings
+from bot.storage.models import Message
 from channels import smpp_pdu as wire
 from channels.smpp import SmppLink, SmppSender
 from channels.sms_text import split_sms
@@ -161,7 +161,7 @@ async def test_long_reply_goes_out_in_udh_parts_that_reassemble_to_the_text(
 
 
 async def test_send_while_the_link_is_down_is_a_retryable_failure(settings: Settings, smsc: FakeSmsc) -> None:
-    from bot.outbox import DeliveryError
+    from bot.delivery.outbox import DeliveryError
 
     config = settings.model_copy(update=smpp_config(smsc))
     with pytest.raises(DeliveryError) as failure:

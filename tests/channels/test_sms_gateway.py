@@ -12,8 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 import channels
-from bot.models import Message
 from bot.settings import Settings, get_settings
+from bot.storage.models import Message
 from tests.channels.fake_sms_gateway import FakeSmsGateway
 from tests.conftest import RunningApp, eventually, outbox_rows
 from tests.e2e.conversation import inbound_count, tickets

@@ -41,6 +41,9 @@ def test_an_unknown_provider_is_refused() -> None:
 
 
 def test_two_adapters_for_one_channel_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.plugins import configured_plugins
+
     monkeypatch.setattr(channels, "CHANNEL_MODULES", ("twilio_sms", "twilio_sms"))
+    settings = Settings(_env_file=None, **TWILIO)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="SMS_PROVIDER"):
-        _sms_adapters(**TWILIO)
+        configured_plugins(settings, [channels])  # type: ignore[list-item]

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 import channels
 from bot.cli import main
+from bot.delivery.outbox import DeliveryError
 from bot.messages import OutboundMessage
-from bot.models import Message, OutboxMessage
-from bot.outbox import DeliveryError
 from bot.services import build_services
 from bot.settings import Settings
+from bot.storage.models import Message, OutboxMessage
 from channels import telegram_cli
 from channels.telegram import LOCATION_BUTTON, WEBHOOK_PATH, TelegramSender, make_bot
 from tests.channels import fake_telegram

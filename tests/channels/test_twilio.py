@@ -11,11 +11,11 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 import channels
-from bot.gsm7 import is_gsm7, segments, to_gsm7
+from bot.delivery.outbox import DeliveryError
 from bot.messages import OutboundMessage
-from bot.models import Message, OutboxMessage
-from bot.outbox import DeliveryError
 from bot.settings import Settings
+from bot.storage.models import Message, OutboxMessage
+from channels.gsm7 import is_gsm7, segments, to_gsm7
 from channels.sms_text import split_sms as sms_parts
 from channels.twilio_common import STATUS_PATH, TwilioAccount
 from channels.twilio_sms import SmsSender

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from bot.models import DispatchItem, Message, Ticket
+from bot.storage.models import DispatchItem, Message, Ticket
 
 
 class Reporter:

@@ -12,13 +12,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.models import DispatchItem, Message
-from tests.conftest import RunningApp
+from bot.storage.models import DispatchItem, Message
+from tests.conftest import API_TOKEN, RunningApp
 from tests.e2e.conversation import Reporter, tickets
 
 
 def _listen(database_url: str, redis_url: str | None, agency: str) -> list[dict]:
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, "SIGAP_API_TOKENS": API_TOKEN,
+           "SIGAP_TOKEN": API_TOKEN}
     if redis_url:
         env["REDIS_URL"] = redis_url
     done = subprocess.run(
@@ -35,9 +36,9 @@ def test_a_silent_reporter_still_has_a_dispatched_ticket_that_listeners_receive_
     Reporter(client, "silent").say("tolong ada yang kebakaran rumah")
     [ticket] = tickets(running_app.services)
     notices = _listen(database_url, redis_url, "fire_rescue")
-    assert [n["ticket"]["number"] for n in notices] == [ticket.number]
+    assert [n["ticket_number"] for n in notices] == [ticket.number]
     assert notices[0]["change"] == "created"
-    assert notices[0]["ticket"]["emergency_type"] == "fire"
+    assert notices[0]["type"] == "fire"
     assert _listen(database_url, redis_url, "fire_rescue") == []  # acknowledged: not sent twice
     with running_app.services.db.session() as session:
         pending = session.scalars(
@@ -67,7 +68,7 @@ async def test_two_messages_of_one_reporter_sent_at_once_are_processed_in_order(
 def test_a_status_change_and_the_message_telling_the_reporter_land_together(
     client: httpx.Client, running_app: RunningApp
 ) -> None:
-    from bot.models import OutboxMessage, TicketEvent
+    from bot.storage.models import OutboxMessage, TicketEvent
 
     Reporter(client, "together").say("ada kecelakaan motor di jalan raya boja km 3")
     [ticket] = tickets(running_app.services)

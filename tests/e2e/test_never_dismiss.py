@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.models import Conversation, DispatchItem, TicketEvent
+from bot.storage.models import Conversation, DispatchItem, TicketEvent
 from tests.conftest import RunningApp
 from tests.e2e.conversation import Reporter, dispatched_agencies, tickets
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from bot.models import Message, Ticket
+from bot.storage.models import Message, Ticket
 from tests.conftest import RunningApp
 from tests.e2e.conversation import (
     Reporter,
@@ -112,7 +112,7 @@ def test_dispatcher_status_update_reaches_reporter_in_their_language(
     assert any("help is on the way" in reply for reply in replies)
     detail = client.get(f"/api/tickets/{ticket.id}", headers=headers).json()
     assert detail["status"] == "en_route"
-    assert [e["status"] for e in detail["events"] if e["kind"] == "status"] == ["en_route"]
+    assert [e["status"] for e in detail["history"] if e["kind"] == "status"] == ["en_route"]
 
 
 def test_status_question_tells_the_ticket_status(
@@ -143,7 +143,7 @@ def test_cancel_asks_for_confirmation_then_cancels(
 
 
 def _dispatch_payloads(running_app: RunningApp, ticket_id: int) -> list[dict]:
-    from bot.models import DispatchItem
+    from bot.storage.models import DispatchItem
 
     with running_app.services.db.session() as session:
         return [i.payload for i in session.query(DispatchItem).filter_by(ticket_id=ticket_id)]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.gsm7 import is_gsm7, segments, septets
-from bot.guidance import (
+from bot.dialogue.guidance import (
     EMERGENCY_TYPES,
     GUIDANCE_DIR,
     GuidanceError,
@@ -17,6 +16,7 @@ from bot.guidance import (
     protocol_for,
     render,
 )
+from channels.gsm7 import is_gsm7, segments, septets
 
 TOPICS = """cpr choking_adult choking_infant severe_bleeding burns electric_shock drowning snakebite
     animal_bite seizure stroke heart_attack road_accident_injured poisoning heat_stroke recovery_position
@@ -251,7 +251,7 @@ def test_a_question_the_report_already_answers_is_not_asked() -> None:
 
 
 def test_an_answered_question_may_lead_into_another_protocol() -> None:
-    from bot.guidance import turn
+    from bot.dialogue.guidance import turn
 
     done = turn(PROTOCOLS["wild_animal"], facts="anjing itu ada di jalan, adik saya digigit")
     assert done.protocol.topic == "animal_bite"

@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 
 import channels
-from bot.models import Conversation, Message, Ticket, TicketEvent
 from bot.settings import Settings
+from bot.storage.models import Conversation, Message, Ticket, TicketEvent
 from tests.channels.fake_sms_gateway import FakeSmsGateway
 from tests.channels.fake_telegram import SECRET, TOKEN, FakeTelegram
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, WHATSAPP_FROM, FakeTwilio

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.models import Message, TicketEvent
+from bot.storage.models import Message, TicketEvent
 from tests.channels import fake_twilio
 from tests.channels.fake_telegram import SECRET
 from tests.channels.fake_twilio import AUTH_TOKEN, WHATSAPP_FROM

@@ -73,7 +73,7 @@ def test_the_model_is_named_by_its_data_and_a_stale_model_is_refused(
 def test_a_model_file_with_foreign_types_is_refused(models_dir: Path, tmp_path: Path) -> None:
     import skops.io as sio
 
-    from bot.routing import Routing
+    from bot.tickets.routing import Routing
 
     bundle = {"intent": Routing.load(PROJECT_DIR / "routing.yml")}
     sio.dump(bundle, tmp_path / model_name(PROJECT_DIR))

@@ -1,0 +1,1 @@
+"""State several processes share: per-conversation locks, rate limits, pub/sub."""

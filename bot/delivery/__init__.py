@@ -1,0 +1,1 @@
+"""Messages to reporters: the outbox, reminders, status notices."""

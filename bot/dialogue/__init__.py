@@ -1,0 +1,1 @@
+"""The conversation engine: Rasa domain, rules, forms, tracker, responses, guidance."""

@@ -1,0 +1,1 @@
+"""The dispatch queue: its interface, the notice table, Redis Streams, the relay."""

@@ -1,0 +1,1 @@
+"""Tickets: the desk, routing, priority, regions, incidents, the deadline clock."""

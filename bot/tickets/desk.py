@@ -1,0 +1,282 @@
+"""The ticket desk: a ticket per reporter, opened as soon as the type is known and updated as
+details arrive; each joins the incident it reports (or opens one), and every change of the
+incident is published once to each of its agencies, in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.dispatch.queue import publish
+from bot.storage.database import Database
+from bot.storage.models import Incident, Ticket, TicketEvent, utcnow
+from bot.tickets import incidents
+from bot.tickets.document import document
+from bot.tickets.priority import Priorities
+from bot.tickets.regions import Regions
+from bot.tickets.routing import Routing
+from bot.tickets.views import (
+    CLOSED_STATUSES,
+    MOVEMENT,
+    STATUSES,
+    TicketClosed,
+    TicketDetails,
+    TicketNotFound,
+    TicketView,
+)
+
+# Told to every reporter of an incident when its status changes (bot/delivery/notices.py).
+StatusHook = Callable[[Session, TicketView], None]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The content the desk decides with."""
+
+    routing: Routing
+    regions: Regions
+    priorities: Priorities
+    matching: incidents.Matching
+
+
+class TicketDesk:
+    """Creates, updates and closes tickets and their incidents, and publishes each change."""
+
+    def __init__(self, db: Database, rules: Rules) -> None:
+        self.db = db
+        self.rules = rules
+        self.routing = rules.routing
+
+    # -- a reporter's ticket ---------------------------------------------------------------
+    def open(self, conversation_id: int, emergency_type: str, language: str,
+             details: TicketDetails) -> TicketView:
+        """Open a ticket at once (the location may follow), join or open its incident, publish."""
+        with self.db.session() as session:
+            ticket = Ticket(conversation_id=conversation_id, emergency_type=emergency_type,
+                            language=language, status="new", agencies=[], priority="high")
+            _apply(ticket, details)
+            session.add(ticket)
+            session.flush()
+            session.add(TicketEvent(ticket_id=ticket.id, kind="created", note=emergency_type))
+            self._route(ticket)
+            joined = self._attach(session, ticket)
+            return TicketView.of(ticket, joined=joined)
+
+    def update(self, ticket_id: int, details: TicketDetails) -> TicketView:
+        """Add details (a place, cues, photos): re-route, maybe join another report's incident."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            _apply(ticket, details)
+            return self._changed(session, ticket, "updated", "")
+
+    def add_type(self, ticket_id: int, other_type: str, details: TicketDetails) -> TicketView:
+        """A further emergency of the same report (a fire, then someone unconscious): the ticket
+        keeps its type and gains the other type's agencies."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            _apply(ticket, details)
+            if other_type in (ticket.emergency_type, *ticket.other_types):
+                return self._changed(session, ticket, "updated", "")
+            ticket.other_types = [*ticket.other_types, other_type]
+            return self._changed(session, ticket, "type_added", other_type)
+
+    def retype(self, ticket_id: int, emergency_type: str, details: TicketDetails,
+               actor: str = "bot") -> tuple[TicketView, str]:
+        """The type arrives (it was unknown) or is corrected: routed anew; the agencies it no longer
+        concerns are told it was withdrawn. Returns the old type too."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            _apply(ticket, details)
+            old = ticket.emergency_type
+            if old == emergency_type:
+                return self._changed(session, ticket, "updated", ""), old
+            ticket.emergency_type = emergency_type
+            ticket.other_types = [t for t in ticket.other_types if t != emergency_type]
+            return self._changed(session, ticket, "type_changed", f"{old} -> {emergency_type}", actor), old
+
+    # -- the incident --------------------------------------------------------------------------
+    def set_status(self, ticket_id: int, status: str, actor: str, note: str = "",
+                   also: StatusHook | None = None, now: datetime | None = None) -> TicketView:
+        """A dispatcher's status change is the incident's: every ticket of it follows, and `also`
+        (the message to each reporter) is written in the same transaction. A reporter cancelling
+        cancels only their ticket while others still report the incident."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            if ticket.status in CLOSED_STATUSES:
+                raise TicketClosed(f"ticket {ticket.number} is {ticket.status}")
+            incident = self._incident_of(session, ticket)
+            others = [t for t in incident.tickets if t.id != ticket.id and t.status not in CLOSED_STATUSES]
+            if actor == "reporter" and status == "cancelled" and others:
+                ticket.status = status
+                session.add(TicketEvent(ticket_id=ticket.id, kind="status", status=status, actor=actor,
+                                        note=note))
+                return self._changed(session, ticket, "updated", "a reporter withdrew")
+            moment = now or utcnow()
+            incident.status = status
+            if status in MOVEMENT and incident.first_movement_at is None:
+                incident.first_movement_at = moment
+            session.add(TicketEvent(ticket_id=ticket.id, incident_id=incident.id, kind="status",
+                                    status=status, actor=actor[:64], note=note))
+            for each in incident.tickets:
+                if each.status not in CLOSED_STATUSES:
+                    each.status, each.updated_at = status, moment
+            incident.updated_at = moment
+            self._publish(session, incident, "status")
+            if also is not None:
+                for each in incident.tickets:
+                    if each.status == status:
+                        also(session, TicketView.of(each))
+            return TicketView.of(ticket)
+
+    def split(self, ticket_id: int, actor: str) -> TicketView:
+        """An operator says this report is another emergency: it leaves its incident for one of
+        its own; both incidents are published."""
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            old = self._incident_of(session, ticket)
+            if len(old.tickets) > 1:
+                self._detach(session, ticket, old, actor)
+                self._sync_and_publish(session, self._incident_of(session, ticket), "split")
+            return TicketView.of(ticket)
+
+    # -- reading -------------------------------------------------------------------------------
+    def get(self, ticket_id: int) -> TicketView:
+        """One ticket."""
+        with self.db.session() as session:
+            return TicketView.of(_get(session, ticket_id))
+
+    def open_for_conversation(self, conversation_id: int) -> TicketView | None:
+        """The conversation's newest ticket that is not closed."""
+        query = (select(Ticket).where(Ticket.conversation_id == conversation_id)
+                 .where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.id.desc()).limit(1))
+        with self.db.session() as session:
+            ticket = session.scalars(query).first()
+            return TicketView.of(ticket) if ticket else None
+
+    # -- inside ----------------------------------------------------------------------------------
+    def _route(self, ticket: Ticket) -> None:
+        """The ticket's region, agencies (its types, further types, cues) and priority."""
+        centre = self.rules.regions.centre_for(ticket.location)
+        wanted = [a for kind in (ticket.emergency_type, *ticket.other_types)
+                  for a in self.routing.agencies_for(kind, ticket.cues, centre.routes)]
+        ticket.agencies = self.routing.without_desk(list(dict.fromkeys(wanted)))
+        kinds = (ticket.emergency_type, *ticket.other_types)
+        ticket.priority = self.rules.priorities.higher(
+            *(self.rules.priorities.of(kind, ticket.cues) for kind in kinds))
+        ticket.updated_at = utcnow()
+
+    def _changed(self, session: Session, ticket: Ticket, kind: str, note: str,
+                 actor: str = "bot") -> TicketView:
+        self._route(ticket)
+        session.add(TicketEvent(ticket_id=ticket.id, kind=kind, note=note, actor=actor[:64]))
+        incident = self._incident_of(session, ticket)
+        if kind == "type_changed" and len(incident.tickets) > 1:
+            # Corrected to another emergency: no longer the incident the others report.
+            self._detach(session, ticket, incident, actor)
+        joined = self._attach(session, ticket, kind)
+        return TicketView.of(ticket, joined=joined)
+
+    def _attach(self, session: Session, ticket: Ticket, change: str = "created") -> bool:
+        """Join the incident another reporter opened, when this report is the same emergency;
+        else keep (or open) its own. Publishes; returns whether it joined another's incident."""
+        own = ticket.incident
+        match = incidents.find_match(session, ticket, self.rules.matching)
+        if match is not None and (own is None or len(own.tickets) <= 1):
+            ticket.incident = match
+            session.flush()
+            session.add(TicketEvent(ticket_id=ticket.id, incident_id=match.id, kind="merged",
+                                    note=f"{ticket.number} reports the same emergency"))
+            if own is not None:
+                self._retire(session, own, match)
+            self._sync_and_publish(session, match, "merged")
+            return True
+        if own is None:
+            own = Incident(emergency_type=ticket.emergency_type, status="new", created_at=ticket.created_at)
+            session.add(own)
+            session.flush()
+            ticket.incident = own
+            session.flush()
+        self._sync_and_publish(session, own, change if change in ("created", "type_changed") else "updated")
+        return False
+
+    def _detach(self, session: Session, ticket: Ticket, old: Incident, actor: str) -> None:
+        """Move a ticket out of a shared incident into one of its own; the old one is published."""
+        fresh = Incident(emergency_type=ticket.emergency_type, status=ticket.status,
+                         created_at=ticket.created_at)
+        session.add(fresh)
+        session.flush()
+        ticket.incident = fresh
+        session.flush()
+        session.expire(old, ["tickets"])
+        session.add(TicketEvent(ticket_id=ticket.id, incident_id=old.id, kind="split", actor=actor[:64],
+                                note=f"{ticket.number} split off"))
+        session.add(TicketEvent(ticket_id=ticket.id, incident_id=fresh.id, kind="split", actor=actor[:64],
+                                note=f"split from inc-{old.public_id}"))
+        self._sync_and_publish(session, old, "split")
+
+    def _retire(self, session: Session, old: Incident, into: Incident) -> None:
+        """A solo incident whose report joined another: its agencies hear where it went."""
+        session.expire(old, ["tickets"])
+        old.merged_into_id, old.status, old.updated_at = into.id, "cancelled", utcnow()
+        session.add(TicketEvent(ticket_id=into.tickets[0].id, incident_id=old.id, kind="merged",
+                                note=f"merged into inc-{into.public_id}"))
+        publish(session, document(session, old, "merged", self.rules.priorities, self.rules.regions),
+                list(old.agencies or []), ticket_id=into.tickets[0].id, incident_id=old.id, region=old.region)
+
+    def _incident_of(self, session: Session, ticket: Ticket) -> Incident:
+        """The ticket's incident (tickets from before incidents get one of their own)."""
+        if ticket.incident is None:
+            self._attach(session, ticket)
+        assert ticket.incident is not None
+        return ticket.incident
+
+    def _sync_and_publish(self, session: Session, incident: Incident, change: str) -> None:
+        session.flush()
+        session.refresh(incident, ["tickets"])
+        withdrawn = incidents.sync(incident, self.rules.priorities, self.rules.regions)
+        self._publish(session, incident, change, withdrawn)
+
+    def _publish(self, session: Session, incident: Incident, change: str,
+                 withdrawn: list[str] | None = None) -> None:
+        """One notice per agency of the incident (and a `withdrawn` one to each it left)."""
+        session.flush()
+        primary = incident.tickets[0].id
+        doc = document(session, incident, change, self.rules.priorities, self.rules.regions)
+        publish(session, doc, list(incident.agencies), ticket_id=primary, incident_id=incident.id,
+                region=incident.region)
+        if withdrawn:
+            gone = document(session, incident, "withdrawn", self.rules.priorities, self.rules.regions)
+            publish(session, gone, withdrawn, ticket_id=primary, incident_id=incident.id,
+                    region=incident.region)
+
+
+def _get(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise TicketNotFound(ticket_id)
+    return ticket
+
+
+def _apply(ticket: Ticket, details: TicketDetails) -> None:
+    if details.description:
+        ticket.description = (
+            f"{ticket.description}\n{details.description}".strip()
+            if ticket.description and details.description not in ticket.description
+            else ticket.description or details.description
+        )[-4000:]
+    if details.location_text:
+        ticket.location_text = details.location_text
+    if details.location:
+        ticket.location = details.location
+    if details.people_injured:
+        ticket.people_injured = details.people_injured
+    if details.attachments:
+        ticket.attachments = list(dict.fromkeys([*(ticket.attachments or []), *details.attachments]))
+    if details.cues:
+        ticket.cues = sorted(set(ticket.cues or []) | set(details.cues))

@@ -1,0 +1,1 @@
+"""The HTTP app: routes, the dispatch API, the edge guard, health and metrics."""

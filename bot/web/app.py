@@ -1,0 +1,67 @@
+"""The HTTP app: webhooks, REST channel, dispatch API, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from bot.plugins import ChannelRegistry, configured_plugins
+from bot.runtime import running_core
+from bot.services import Services
+from bot.settings import Settings, get_settings
+from bot.web import api
+from bot.web.guard import AccessLog, BodyLimit, install_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None,
+               registries: list[ChannelRegistry] | None = None) -> FastAPI:
+    """The app, with the channels of `registries` (default: the installed ones); the NLU model
+    must exist for the current data (`sigap train`)."""
+    settings = settings or get_settings()
+    plugins = configured_plugins(settings, registries)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        senders = [p.sender for p in plugins if p.sender]
+        background = [p.background for p in plugins if p.background]
+        async with running_core(settings, senders, background) as core:
+            app.state.services, app.state.outbox = core.services, core.outbox
+            app.state.conversations = core.conversations
+            yield
+
+    app = FastAPI(title="Sigap 112", lifespan=lifespan)
+    app.add_middleware(BodyLimit, timeout=settings.http_body_timeout_seconds)
+    app.add_middleware(AccessLog)
+    install_error_handlers(app)
+    for plugin in plugins:
+        app.include_router(plugin.router)
+    app.include_router(api.router)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        try:
+            with services.db.session() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as error:  # any database failure means not ready
+            log.warning("not ready: %s", error)
+            return JSONResponse({"status": "database unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics")
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
