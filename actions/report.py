@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
 from actions.guide import repeat_question
-from bot.tickets.views import TicketView
 from bot.tickets.routing import UNKNOWN_TYPE
+from bot.tickets.views import TicketView
 from nlu.entities import is_vague
 
 DomainDict = dict[str, Any]
