@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -296,3 +297,34 @@ def test_the_status_route_is_mounted_once_whichever_channels_are_configured(
     assert paths.count(STATUS_PATH) == 1
     unconfigured = Settings(_env_file=None, twilio_sms_from=SMS_FROM)  # type: ignore[call-arg]
     assert channels.plugins(unconfigured) == []
+
+
+def test_a_status_update_after_the_24_hour_window_goes_as_the_approved_template(
+    settings: Settings, twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from bot.storage.models import utcnow
+
+    monkeypatch.setattr(channels, "CHANNEL_MODULES", ("rest", "twilio_whatsapp"))
+    configured = settings.model_copy(update={
+        "twilio_account_sid": ACCOUNT_SID, "twilio_auth_token": SecretStr(AUTH_TOKEN),
+        "twilio_whatsapp_from": WHATSAPP_FROM, "twilio_api_url": twilio.url,
+        "outbox_first_retry_seconds": 0.05,
+        "twilio_whatsapp_templates": {"status_en_route:id": "HXenroute-id",
+                                      "status_en_route:en": "HXenroute-en"},
+    })
+    with RunningApp(configured) as app:
+        phone = Phone(app, WHATSAPP_PATH, "whatsapp:" + REPORTER, To=WHATSAPP_FROM)
+        phone.send("tolong ada kebakaran di jl pemuda 10 kendal")
+        [ticket] = tickets(app.services)
+        with app.services.db.session() as session:  # the reporter last wrote 25 hours ago
+            for message in session.scalars(select(Message).where(Message.direction == "in")):
+                message.created_at = utcnow() - timedelta(hours=25)
+        headers = {"Authorization": "Bearer test-dispatcher-token"}
+        assert httpx.post(f"{app.url}/api/tickets/{ticket.id}/events", json={"status": "en_route"},
+                          headers=headers, timeout=30).status_code == 201
+        sent = eventually(lambda: [m for m in twilio.sent if m.get("ContentSid")], "the template sent")
+        assert sent[0]["ContentSid"] == "HXenroute-id"
+        assert json.loads(sent[0]["ContentVariables"]) == {"1": ticket.number}
+        assert "Body" not in sent[0]

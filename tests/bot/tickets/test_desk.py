@@ -1,0 +1,154 @@
+"""Routing per type and region, incidents from many reports, the deadline clock (time moved by
+the test, not slept), and every published notice against schemas/ticket-v1.json."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from sqlalchemy import select
+
+from bot.dispatch.queue import SUPERVISORS, TableDispatchQueue
+from bot.storage.database import Database
+from bot.storage.models import DispatchItem, Incident, utcnow
+from bot.tickets.clock import escalate_due
+from bot.tickets.desk import TicketDesk
+from bot.tickets.document import schema
+from bot.tickets.views import TicketDetails
+from tests.bot.dispatch.test_dispatch_queue import conversation, make_desk
+
+
+def place(code: str, words: str, lat: float | None = None, lon: float | None = None,
+          source: str = "gazetteer", precision: str = "district") -> dict[str, object]:
+    return {"text": words, "lat": lat, "lon": lon, "source": source, "precision": precision,
+            "admin": {"code": code}}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketDesk]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'd.db'}"
+    else:
+        from tests.conftest import fresh_postgres
+
+        request.getfixturevalue("postgres_schema")
+        url = fresh_postgres()
+    db = Database(url)
+    db.create_schema()
+    yield make_desk(db)
+    _every_notice_follows_the_schema(db)
+    db.dispose()
+
+
+def _every_notice_follows_the_schema(db: Database) -> None:
+    with db.session() as session:
+        for payload in session.scalars(select(DispatchItem.payload)):
+            jsonschema.validate(payload, schema())
+
+
+def _notices(desk: TicketDesk) -> list[DispatchItem]:
+    with desk.db.session() as session:
+        return list(session.scalars(select(DispatchItem).order_by(DispatchItem.id)))
+
+
+def test_a_type_goes_to_its_agencies_and_a_region_may_route_it_its_own_way(desk: TicketDesk) -> None:
+    kendal = desk.open(conversation(desk, "a"), "fallen_tree", "id",
+                       TicketDetails(location=place("33.24.02", "jl raya weleri")))
+    semarang = desk.open(conversation(desk, "b"), "fallen_tree", "id",
+                         TicketDetails(location=place("33.74.05", "jl pemuda")))
+    assert kendal.region == "33.24" and kendal.agencies == ["bpbd", "environment", "pln"]
+    assert semarang.region == "33.74" and semarang.agencies == ["bpbd", "environment", "pln", "fire_rescue"]
+
+
+def test_a_ticket_whose_place_comes_later_is_routed_again_to_its_centre(desk: TicketDesk) -> None:
+    ticket = desk.open(conversation(desk), "fallen_tree", "id", TicketDetails())
+    assert ticket.region == "33.24"  # the default centre until the place is known
+    moved = desk.update(ticket.id, TicketDetails(location=place("33.74.05", "jl pemuda"),
+                                                 location_text="jl pemuda"))
+    assert moved.region == "33.74" and "fire_rescue" in moved.agencies
+    last = _notices(desk)[-1]
+    assert last.region == "33.74" and last.payload["region"]["code"] == "33.74"
+    # fire_rescue is new for this incident: it gets the notice too.
+    assert {n.agency for n in _notices(desk) if n.payload["change"] == "updated"} >= {"fire_rescue"}
+
+
+def test_three_reporters_of_one_fire_are_one_incident_with_one_notice_per_agency_per_change(
+    desk: TicketDesk,
+) -> None:
+    words = "kebakaran di pasar weleri kendal"
+    tickets = [desk.open(conversation(desk, f"r{i}"), "fire", "id",
+                         TicketDetails(description=words, location_text="pasar weleri kendal",
+                                       location=place("33.24.10", "pasar weleri kendal")))
+               for i in range(3)]
+    assert len({t.incident_id for t in tickets}) == 1
+    assert [t.joined for t in tickets] == [False, True, True]
+    with desk.db.session() as session:
+        [incident] = session.scalars(select(Incident).where(Incident.merged_into_id.is_(None))).all()
+        assert len(incident.tickets) == 3
+    notices = _notices(desk)
+    agencies = tickets[0].agencies
+    # Per agency: created, then one "merged" per later reporter (the same incident each time).
+    for agency in agencies:
+        assert [n.payload["change"] for n in notices if n.agency == agency] == ["created", "merged", "merged"]
+    assert len(notices[-1].payload["reporters"]) == 3
+    told: list[int] = []
+    desk.set_status(tickets[1].id, "en_route", "dispatcher:police",
+                    also=lambda _s, view: told.append(view.id))
+    assert sorted(told) == sorted(t.id for t in tickets)  # every reporter is told
+    assert {desk.get(t.id).status for t in tickets} == {"en_route"}
+    assert [n.agency for n in _notices(desk) if n.payload["change"] == "status"] == agencies
+
+
+def test_reports_far_apart_or_of_another_type_are_other_incidents(desk: TicketDesk) -> None:
+    pin = dict(source="gps", precision="point")
+    first = desk.open(conversation(desk, "a"), "fire", "id",
+                      TicketDetails(location=place("33.24.10", "", -6.9500, 110.0700, **pin)))
+    near = desk.open(conversation(desk, "b"), "fire", "id",
+                     TicketDetails(location=place("33.24.10", "", -6.9520, 110.0710, **pin)))  # ~250 m
+    far = desk.open(conversation(desk, "c"), "fire", "id",
+                    TicketDetails(location=place("33.24.10", "", -6.9700, 110.0700, **pin)))  # ~2.2 km
+    other = desk.open(conversation(desk, "d"), "flood", "id",
+                      TicketDetails(location=place("33.24.10", "", -6.9500, 110.0700, **pin)))
+    assert near.incident_id == first.incident_id
+    assert far.incident_id != first.incident_id and other.incident_id != first.incident_id
+
+
+def test_a_wrongly_merged_report_is_split_back_out(desk: TicketDesk) -> None:
+    details = TicketDetails(location_text="pasar weleri", location=place("33.24.10", "pasar weleri"))
+    a = desk.open(conversation(desk, "a"), "fire", "id", details)
+    b = desk.open(conversation(desk, "b"), "fire", "id", details)
+    assert a.incident_id == b.incident_id
+    split = desk.split(b.id, "operator:sari")
+    assert split.incident_id != a.incident_id
+    assert {n.payload["change"] for n in _notices(desk)} >= {"split"}
+
+
+def test_an_incident_without_movement_is_escalated_once_when_its_deadline_passes(desk: TicketDesk) -> None:
+    ticket = desk.open(conversation(desk), "fire", "id", TicketDetails())
+    later = utcnow() + timedelta(minutes=9)
+    assert escalate_due(desk.db, desk.rules, later) == []
+    past = utcnow() + timedelta(minutes=11)
+    [escalated] = escalate_due(desk.db, desk.rules, past)
+    assert escalated == ticket.incident_id
+    assert escalate_due(desk.db, desk.rules, past + timedelta(minutes=5)) == []  # once
+    supervisors = TableDispatchQueue(desk.db).pending(SUPERVISORS)
+    assert [n.payload["change"] for n in supervisors] == ["escalated"]
+    assert supervisors[0].payload["escalated_at"]
+
+
+def test_movement_before_the_deadline_stops_the_clock(desk: TicketDesk) -> None:
+    ticket = desk.open(conversation(desk), "medical", "id", TicketDetails(cues=("not_breathing",)))
+    assert ticket.priority == "critical"
+    desk.set_status(ticket.id, "acknowledged", "dispatcher:ambulance")
+    assert escalate_due(desk.db, desk.rules, utcnow() + timedelta(hours=1)) == []
+
+
+def test_a_correction_moves_the_report_out_of_an_incident_of_the_old_type(desk: TicketDesk) -> None:
+    details = TicketDetails(location_text="pasar weleri", location=place("33.24.10", "pasar weleri"))
+    a = desk.open(conversation(desk, "a"), "fire", "id", details)
+    b = desk.open(conversation(desk, "b"), "fire", "id", details)
+    changed, old = desk.retype(b.id, "electrical_gas", TicketDetails())
+    assert old == "fire" and changed.incident_id != a.incident_id
