@@ -11,7 +11,8 @@ COPY bot ./bot
 COPY nlu ./nlu
 COPY actions ./actions
 COPY channels ./channels
-COPY config.yml domain.yml routing.yml ./
+COPY config.yml domain.yml routing.yml regions.yml priority.yml ./
+COPY schemas ./schemas
 COPY data ./data
 COPY guidance ./guidance
 # Editable, so the project files (domain, data, guidance, models) are found in /app.
