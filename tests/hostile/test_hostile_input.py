@@ -350,7 +350,7 @@ def test_an_events_actor_is_the_tokens_name_and_the_token_is_never_stored(
     assert client.post(f"/api/tickets/{ticket}/events", json={"status": "en_route"},
                        headers=AUTH).status_code == 201
     detail = client.get(f"/api/tickets/{ticket}", headers=AUTH).json()
-    actors = [e["actor"] for e in detail["events"] if e["kind"] == "status"]
+    actors = [e["actor"] for e in detail["history"] if e["kind"] == "status"]
     assert actors == ["dispatcher:token1"]
     assert API_TOKEN[:4] not in json.dumps(detail)
 

@@ -108,7 +108,7 @@ def test_a_district_point_is_its_centroid(gazetteer: Gazetteer) -> None:
     location = gazetteer.match("dkt pasar weleri")
     assert location is not None
     assert (location.lat, location.lon) == pytest.approx((-6.98, 110.07), abs=0.05)
-    assert location.admin == AdminArea("Jawa Tengah", "Kabupaten Kendal", "Weleri", None)
+    assert location.admin == AdminArea("Jawa Tengah", "Kabupaten Kendal", "Weleri", None, "33.24.12")
 
 
 def test_province_names_and_aliases_resolve_to_the_province(gazetteer: Gazetteer) -> None:

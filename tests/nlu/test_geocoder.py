@@ -106,7 +106,8 @@ def test_a_geocoder_hit_gives_its_point_and_address(nominatim: Nominatim) -> Non
     assert (location.lat, location.lon) == (-6.9785, 110.4159)
     assert (location.source, location.precision, location.text) == ("geocoder", "point", "jl pemuda semarang")
     assert location.admin == AdminArea(
-        province="Jawa Tengah", regency="Semarang", district="Semarang Tengah", village="Sekayu"
+        province="Jawa Tengah", regency="Semarang", district="Semarang Tengah", village="Sekayu",
+        code="33.74.01",
     )
 
 
@@ -127,7 +128,7 @@ def test_an_area_result_has_the_precision_of_its_level(nominatim: Nominatim) -> 
     location = resolve_location("kec weleri", geocoder_url=nominatim.url)
     assert location is not None and location.source == "geocoder"
     assert location.precision == "district"
-    assert location.admin == AdminArea(province="Jawa Tengah", regency="Kendal", district="Weleri")
+    assert location.admin == AdminArea(province="Jawa Tengah", regency="Kendal", district="Weleri", code="33.24.12")
 
 
 def test_an_empty_geocoder_answer_falls_back_to_the_gazetteer(nominatim: Nominatim) -> None:
