@@ -128,7 +128,9 @@ def test_an_area_result_has_the_precision_of_its_level(nominatim: Nominatim) -> 
     location = resolve_location("kec weleri", geocoder_url=nominatim.url)
     assert location is not None and location.source == "geocoder"
     assert location.precision == "district"
-    assert location.admin == AdminArea(province="Jawa Tengah", regency="Kendal", district="Weleri", code="33.24.12")
+    assert location.admin == AdminArea(
+        province="Jawa Tengah", regency="Kendal", district="Weleri", code="33.24.12"
+    )
 
 
 def test_an_empty_geocoder_answer_falls_back_to_the_gazetteer(nominatim: Nominatim) -> None:
