@@ -17,6 +17,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# The console's browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+/usr/bin/chromium:
+	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -28,7 +32,7 @@ run: install
 	$(BIN)/sigap train --if-missing
 	$(BIN)/sigap serve --host 127.0.0.1 --port 8000
 
-test: install-test
+test: install-test /usr/bin/chromium
 	$(BIN)/ruff check bot nlu actions channels tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest

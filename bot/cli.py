@@ -87,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="what events record (default: agency-regions)")
     create.set_defaults(handler=_token_create)
 
+    operator = commands.add_parser("operator", help="operator console accounts").add_subparsers(
+        required=True, metavar="OPERATOR_COMMAND")
+    account = operator.add_parser("create", help="an account (the password is asked, or read from stdin)")
+    account.add_argument("name")
+    account.add_argument("--role", choices=["operator", "supervisor", "admin"], default="operator")
+    account.add_argument("--region", nargs="+", default=[], help="the centres' codes they serve")
+    account.set_defaults(handler=_operator_create)
+
     guidance = commands.add_parser("guidance", help="first-aid and safety protocols")
     guidance_commands = guidance.add_subparsers(required=True, metavar="GUIDANCE_COMMAND")
     show = guidance_commands.add_parser("show", help="print a protocol exactly as sent")
@@ -237,6 +245,34 @@ def _token_create(args: argparse.Namespace) -> int:
     token = create_token(services.db, name, args.agency, args.region)
     print(f"token {name} for {args.agency} in {', '.join(args.region)} (shown once, keep it safe):")
     print(token)
+    return 0
+
+
+def _operator_create(args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot.console.accounts import AccountError, create_operator
+    from bot.services import build_services
+
+    services = build_services(get_settings())
+    unknown = sorted(set(args.region) - set(services.regions.centres))
+    if unknown or (not args.region and args.role != "admin"):
+        print(f"give --region, one or more of {sorted(services.regions.centres)}"
+              + (f" (unknown: {unknown})" if unknown else ""), file=sys.stderr)
+        return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        create_operator(services.db, args.name, args.role, args.region, password)
+    except AccountError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{args.role} {args.name} for {', '.join(args.region) or 'every region'} created")
     return 0
 
 

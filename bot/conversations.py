@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.coordination.locks import ConversationLocks, MemoryLocks
+from bot.coordination.pubsub import MemoryPubSub, PubSub
 from bot.dialogue.engine import Engine, Turn
 from bot.dialogue.tracker import DialogueState
 from bot.messages import Accepted, InboundMessage, OutboundMessage
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 # cannot starve the webhooks of the CPU (the others wait, stored, in order).
 INGEST_THREADS = 4
 TURNS_AT_ONCE = 2
+# Below this the NLU is unsure of a message; twice running, an operator should look.
+UNSURE_CONFIDENCE = 0.5
+# A reporter asking for a person, even beside a report the safety rules keep as one.
+ASKS_FOR_PERSON = 0.35
 
 
 class Conversations:
@@ -50,6 +55,8 @@ class Conversations:
         self._ingest = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest")
         self._turns = asyncio.Semaphore(TURNS_AT_ONCE)
         self.on_replies: list[Callable[[], None]] = []
+        # Told of every change of a conversation (the console's live updates).
+        self.events: PubSub = MemoryPubSub()
 
     async def receive(self, message: InboundMessage) -> Accepted:
         """Commit the message (before any answer to the provider); recognise retries."""
@@ -58,7 +65,19 @@ class Conversations:
             # No channel sends this much (the REST channel refuses it); kept, not lost.
             log.warning("%s message of %d characters cut to %d", message.channel, len(message.text), limit)
             message = replace(message, text=message.text[:limit])
-        return await asyncio.get_running_loop().run_in_executor(self._ingest, self._store, message)
+        accepted = await asyncio.get_running_loop().run_in_executor(self._ingest, self._store, message)
+        if not accepted.duplicate:
+            await self.announce(accepted.conversation_id, "message")
+        return accepted
+
+    async def announce(self, conversation_id: int, kind: str) -> None:
+        """Tell the console a conversation changed; a lost announcement loses nothing stored."""
+        try:
+            region, public_id = await asyncio.to_thread(self._region, conversation_id)
+            await self.events.publish({"conversation": conversation_id, "public_id": public_id,
+                                       "kind": kind, "region": region})
+        except Exception as error:  # live updates are a convenience; the board also refreshes
+            log.warning("console update for conversation %s not published: %s", conversation_id, error)
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Store and process a message; a retry gets the replies of the first delivery."""
@@ -177,6 +196,10 @@ class Conversations:
             conversation = Conversation(channel=message.channel, sender_id=message.sender_id)
             session.add(conversation)
             session.flush()
+        elif conversation.closed_at is not None:
+            # Closed by an operator: the reporter writes again, a new dialogue begins.
+            conversation.closed_at, conversation.tracker = None, {}
+        conversation.updated_at = utcnow()
         return conversation
 
     def _pending(self, conversation_id: int) -> list[int]:
@@ -206,9 +229,20 @@ class Conversations:
             )
             return [OutboundMessage.of({"text": r.text, **r.payload}) for r in rows]
 
+    def _region(self, conversation_id: int) -> tuple[str, str]:
+        with self.db.session() as session:
+            row = session.execute(select(Conversation.region, Conversation.public_id)
+                                  .where(Conversation.id == conversation_id)).one()
+        return row[0] or self.services.regions.default, row[1]
+
     # -- one turn -------------------------------------------------------------
     async def _process_one(self, message_id: int) -> None:
         conversation, message = await asyncio.to_thread(self._load, message_id)
+        if conversation.held_by_operator:
+            # An operator holds the conversation: the bot stays silent, the console shows it.
+            await asyncio.to_thread(self._save, conversation.id, message.id, None, [])
+            await self.announce(conversation.id, "message")
+            return
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
         gps = _gps(message.payload)
         with PARSE_SECONDS.time():
@@ -220,13 +254,17 @@ class Conversations:
             parse=parse.to_dict(),
             metadata={"message_id": message.id, **message.payload},
         )
+        flag = _person_wanted(parse.intent_ranking)
         try:
             replies = await self.engine.handle(state, turn)
         except Exception:
             # The message stays stored and marked; an operator sees it in the console.
             log.exception("turn failed for conversation %s", conversation.id)
             replies = [{"text": _apology(state.slots.get("user_language"))}]
-        await asyncio.to_thread(self._save, conversation.id, message.id, state, replies)
+            flag = "turn_failed"
+        unsure = parse.intent.confidence < UNSURE_CONFIDENCE and not (parse.hazards or parse.cues)
+        await asyncio.to_thread(self._save, conversation.id, message.id, state, replies, unsure, flag)
+        await self.announce(conversation.id, "turn")
         log.info(
             "conversation %s (%s %s): intent %s",
             conversation.id, conversation.channel, mask(conversation.sender_id),
@@ -239,13 +277,19 @@ class Conversations:
             return session.get_one(Conversation, message.conversation_id), message
 
     def _save(
-        self, conversation_id: int, message_id: int, state: DialogueState,
-        replies: list[dict[str, Any]],
+        self, conversation_id: int, message_id: int, state: DialogueState | None,
+        replies: list[dict[str, Any]], unsure: bool = False, flag: str | None = None,
     ) -> None:
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
-            conversation.tracker = state.to_json()
-            conversation.language = str(state.slots.get("user_language") or "id")
+            if state is not None:
+                conversation.tracker = state.to_json()
+                conversation.language = str(state.slots.get("user_language") or "id")
+                conversation.unsure_streak = conversation.unsure_streak + 1 if unsure else 0
+                if conversation.unsure_streak >= 2 and not conversation.needs_person:
+                    flag = flag or "unsure_twice"
+            if flag and conversation.needs_person != "request_human":
+                conversation.needs_person = flag
             conversation.updated_at = utcnow()
             session.get_one(Message, message_id).processed_at = utcnow()
             push = conversation.channel in self.push_channels
@@ -279,6 +323,12 @@ def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
     if not location:
         return None
     return (float(location["latitude"]), float(location["longitude"]))
+
+
+def _person_wanted(ranking: list[Any]) -> str | None:
+    """"request_human" when the reporter asked for a person (even beside a report)."""
+    scores = {label.name: label.confidence for label in ranking}
+    return "request_human" if scores.get("request_human", 0.0) >= ASKS_FOR_PERSON else None
 
 
 def _apology(language: Any) -> str:

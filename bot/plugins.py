@@ -33,6 +33,8 @@ class ChannelPlugin:
     sender: ChannelSender | None = None
     # A task the channel runs beside the app (an SMPP link, long polling), until cancelled.
     background: Callable[[Conversations, Outbox], Coroutine[Any, Any, None]] | None = None
+    # Whether an operator's reply fits one message of the channel (SMS: GSM-7, two segments).
+    fits: Callable[[str], bool] | None = None
 
 
 class ChannelRegistry(Protocol):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.conversations import Conversations
+from bot.coordination.pubsub import build_pubsub
 from bot.delivery.outbox import ChannelSender, Outbox
 from bot.dialogue import guidance
 from bot.services import Services, build_engine, build_locks, build_services, set_current
@@ -64,6 +65,7 @@ async def running_core(
     locks = build_locks(settings)
     conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels, locks)
     conversations.on_replies.append(outbox.kick)
+    conversations.events = build_pubsub(settings.redis_url)
     tasks: list[asyncio.Task[None]] = []
     try:
         recovered = await conversations.process_backlog()
@@ -83,5 +85,6 @@ async def running_core(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await locks.close()
+        await conversations.events.close()
         set_current(None)
         services.db.dispose()

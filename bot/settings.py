@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     incident_radius_meters: float = 500.0
     incident_window_minutes: float = 30.0
 
+    # Operator console: how long a login lasts, how many failed logins per name or address in
+    # 15 minutes, and when a reporter who went silent after a call for help is marked.
+    console_session_hours: float = 12.0
+    console_login_attempts: int = 5
+    console_silent_minutes: float = 5.0
+
     # A client that sends nothing of its request body for this long gets a 408.
     http_body_timeout_seconds: float = 10.0
     # First retry of a failed send; each further retry waits twice as long.

@@ -22,7 +22,7 @@ from bot.delivery.outbox import DeliveryError, Outbox
 from bot.messages import InboundMessage, InvalidMessage, OutboundMessage
 from bot.settings import Settings
 from channels import smpp_pdu as wire
-from channels.sms_text import SEGMENTS_SENT, split_sms
+from channels.sms_text import SEGMENTS_SENT, fits_operator_sms, split_sms
 
 if TYPE_CHECKING:
     from bot.conversations import Conversations
@@ -417,4 +417,4 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
     async def background(conversations: Conversations, outbox: Outbox) -> None:
         await link.run(CoreEvents(conversations, outbox))
 
-    return ChannelPlugin(CHANNEL, APIRouter(), SmppSender(link, settings), background)
+    return ChannelPlugin(CHANNEL, APIRouter(), SmppSender(link, settings), background, fits_operator_sms)

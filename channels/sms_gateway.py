@@ -37,7 +37,7 @@ from bot.settings import Settings
 from channels import json_limits
 from channels.gsm7 import segments
 from channels.rest import json_body
-from channels.sms_text import SEGMENTS_SENT, split_sms
+from channels.sms_text import SEGMENTS_SENT, fits_operator_sms, split_sms
 
 if TYPE_CHECKING:
     from bot.conversations import Conversations
@@ -283,7 +283,7 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
     async def background(_conversations: Conversations, outbox: Outbox) -> None:
         await watch_health(sender, outbox)
 
-    return ChannelPlugin(CHANNEL, _router(settings, sender.state), sender, background)
+    return ChannelPlugin(CHANNEL, _router(settings, sender.state), sender, background, fits_operator_sms)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -19,6 +19,11 @@ def fits_sms(text: str) -> bool:
     return segments(text) <= MAX_SEGMENTS
 
 
+def fits_operator_sms(text: str) -> bool:
+    """An operator's reply goes out as one GSM-7 SMS of at most MAX_SEGMENTS segments."""
+    return fits_sms(to_gsm7(text))
+
+
 def split_sms(text: str) -> list[str]:
     """A reply as GSM-7 SMS bodies of at most MAX_SEGMENTS segments each, nothing dropped."""
     return split_text(to_gsm7(text), fits_sms)

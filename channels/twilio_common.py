@@ -23,6 +23,7 @@ from bot.delivery.outbox import DeliveryError
 from bot.messages import InboundMessage, OutboundMessage
 from bot.privacy import clean_for_log
 from bot.settings import Settings
+from channels.sms_text import fits_operator_sms
 
 if TYPE_CHECKING:
     from channels import ChannelPlugin
@@ -103,7 +104,8 @@ def twilio_plugin(
 
     if serves_status(settings, sender.channel):
         add_status_route(router, account)
-    return ChannelPlugin(sender.channel, router, sender)
+    fits = fits_operator_sms if sender.channel == "sms" else None
+    return ChannelPlugin(sender.channel, router, sender, fits=fits)
 
 
 def serves_status(settings: Settings, channel: str) -> bool:

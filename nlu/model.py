@@ -35,7 +35,7 @@ PLACELESS_INTENTS = frozenset({"greet", "thanks", "affirm", "deny", "prank_or_te
 # Rasa's button payload syntax: "/affirm". Only intents of the taxonomy are accepted.
 _INTENT_PAYLOAD = re.compile(
     r"/(report_emergency|non_emergency|prank_or_test|greet|ask_status|cancel_report|"
-    r"provide_location|provide_info|affirm|deny|thanks|out_of_scope)"
+    r"provide_location|provide_info|affirm|deny|thanks|out_of_scope|request_human)"
 )
 
 

@@ -220,6 +220,9 @@ class Outbox:
                 log.warning("outbox %s: attempt %s failed, retry in %.0f s", row.id, row.attempts, delay)
                 return
             row.status = "failed"
+            conversation = session.get_one(Conversation, row.conversation_id)
+            if conversation.needs_person != "request_human":  # the console marks it
+                conversation.needs_person = "send_failed"
             OUTBOX_FAILED.labels(row.channel).inc()
             # Operators see failed messages as status "failed" rows and in /metrics.
             log.error("outbox %s: gave up after %s attempts: %s", row.id, row.attempts, error)

@@ -45,9 +45,18 @@ class Conversation(Base):
     sender_id: Mapped[str] = mapped_column(String(128))
     language: Mapped[str] = mapped_column(String(8), default="id")
     tracker: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The operator who took the conversation over: the bot stays silent meanwhile.
     held_by_operator: Mapped[str | None] = mapped_column(String(64), default=None)
+    held_since: Mapped[datetime | None] = mapped_column(default=None)
     # Why an operator should look at this conversation now (a hazard word in a joke, ...).
     needs_person: Mapped[str | None] = mapped_column(String(64), default=None)
+    # How many messages running the NLU was unsure of (two: an operator should look).
+    unsure_streak: Mapped[int] = mapped_column(default=0)
+    # The 112 centre whose operators see it: its incident's region ("" until one is known: the
+    # deployment's default centre).
+    region: Mapped[str] = mapped_column(String(16), default="")
+    # Closed by an operator; the reporter's next message opens it again, as a new dialogue.
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -126,6 +135,9 @@ class Ticket(Base):
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(8), default="id")
+    # An operator's decision, kept over what the rules would route: a priority, the agencies.
+    priority_override: Mapped[str | None] = mapped_column(String(10), default=None)
+    agencies_override: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -223,3 +235,45 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Operator(Base):
+    """A 112 centre operator, supervisor or admin: their regions, an argon2 password hash."""
+
+    __tablename__ = "operator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # operator | supervisor | admin
+    regions: Mapped[list[Any]] = mapped_column(default=list)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OperatorSession(Base):
+    """A console login: only the SHA-256 of the cookie is kept, with the form (CSRF) token."""
+
+    __tablename__ = "operator_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operator.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what in the console, and when: takeovers, replies, edits, hand-backs, closes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversation.id"), default=None)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

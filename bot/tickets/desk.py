@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +29,19 @@ from bot.tickets.views import (
     TicketNotFound,
     TicketView,
 )
+
+
+@dataclass(frozen=True)
+class OperatorEdit:
+    """What an operator changes on a ticket; None leaves a field as it is ("" clears an override)."""
+
+    emergency_type: str | None = None
+    location_text: str | None = None
+    location: dict[str, Any] | None = None
+    priority: str | None = None
+    agencies: list[str] | None = None
+    note: str = ""
+
 
 # Told to every reporter of an incident when its status changes (bot/delivery/notices.py).
 StatusHook = Callable[[Session, TicketView], None]
@@ -98,6 +112,36 @@ class TicketDesk:
             ticket.other_types = [t for t in ticket.other_types if t != emergency_type]
             return self._changed(session, ticket, "type_changed", f"{old} -> {emergency_type}", actor), old
 
+    def operator_edit(self, ticket_id: int, actor: str, edit: OperatorEdit) -> TicketView:
+        """An operator's correction of a ticket (console): routed anew and published as any change
+        is; a new type goes through `retype`. The priority and agencies an operator sets are kept
+        over the rules' until they clear them."""
+        if edit.emergency_type:
+            self.retype(ticket_id, edit.emergency_type, TicketDetails(), actor)
+        with self.db.session() as session:
+            ticket = _get(session, ticket_id)
+            changes = []
+            if edit.location_text is not None or edit.location is not None:
+                ticket.location_text = edit.location_text or ticket.location_text
+                ticket.location = edit.location or {"words": edit.location_text, "source": "text"}
+                changes.append(f"location: {ticket.location_text}")
+            if edit.priority is not None:
+                if edit.priority and edit.priority not in self.rules.priorities.ranks:
+                    raise ValueError(f"unknown priority {edit.priority!r}")
+                ticket.priority_override = edit.priority or None
+                changes.append(f"priority: {edit.priority or 'by the rules'}")
+            if edit.agencies is not None:
+                unknown = sorted(set(edit.agencies) - set(self.routing.names))
+                if unknown:
+                    raise ValueError(f"unknown agencies {unknown}")
+                ticket.agencies_override = list(dict.fromkeys(edit.agencies)) or None
+                changes.append(f"agencies: {', '.join(edit.agencies) or 'by the rules'}")
+            if edit.note:
+                session.add(TicketEvent(ticket_id=ticket.id, kind="note", actor=actor[:64], note=edit.note))
+            if not changes and not edit.note:
+                return TicketView.of(ticket)
+            return self._changed(session, ticket, "updated", "; ".join(changes) or "note", actor)
+
     # -- the incident --------------------------------------------------------------------------
     def set_status(self, ticket_id: int, status: str, actor: str, note: str = "",
                    also: StatusHook | None = None, now: datetime | None = None) -> TicketView:
@@ -166,8 +210,10 @@ class TicketDesk:
         wanted = [a for kind in (ticket.emergency_type, *ticket.other_types)
                   for a in self.routing.agencies_for(kind, ticket.cues, centre.routes)]
         ticket.agencies = self.routing.without_desk(list(dict.fromkeys(wanted)))
+        if ticket.agencies_override:
+            ticket.agencies = list(ticket.agencies_override)
         kinds = (ticket.emergency_type, *ticket.other_types)
-        ticket.priority = self.rules.priorities.higher(
+        ticket.priority = ticket.priority_override or self.rules.priorities.higher(
             *(self.rules.priorities.of(kind, ticket.cues) for kind in kinds))
         ticket.updated_at = utcnow()
 

@@ -118,6 +118,8 @@ def sync(incident: Incident, priorities: Priorities, regions: Regions) -> list[s
         incident.location = {"words": primary.location_text, "source": "text"}
         incident.place_key = place_key(None, primary.location_text)
     incident.region = regions.centre_for(incident.location).code
+    for ticket in incident.tickets:  # the centre whose operators see the reporters
+        ticket.conversation.region = incident.region
     created = incident.created_at or utcnow()
     incident.deadline_at = created + priorities.deadline(incident.priority)
     incident.updated_at = utcnow()

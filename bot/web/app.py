@@ -1,4 +1,4 @@
-"""The HTTP app: webhooks, REST channel, dispatch API, health and metrics."""
+"""The HTTP app: webhooks, REST channel, dispatch API, operator console, health and metrics."""
 
 from __future__ import annotations
 
@@ -11,14 +11,31 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from bot.plugins import ChannelRegistry, configured_plugins
-from bot.runtime import running_core
+from bot.console import routes as console_routes
+from bot.console.board import Board
+from bot.console.operations import Operations
+from bot.coordination.ratelimit import build_limiter
+from bot.plugins import ChannelPlugin, ChannelRegistry, configured_plugins
+from bot.runtime import Core, running_core
 from bot.services import Services
 from bot.settings import Settings, get_settings
 from bot.web import api
 from bot.web.guard import AccessLog, BodyLimit, install_error_handlers
 
 log = logging.getLogger(__name__)
+
+
+def build_console(settings: Settings, core: Core, plugins: list[ChannelPlugin]) -> console_routes.Console:
+    """The console's parts: the board, the operations, the login limiter."""
+    services = core.services
+    board = Board(services.db, services.desk.rules, settings.console_silent_minutes)
+    fits = {p.name: p.fits for p in plugins if p.fits}
+    operations = Operations(services.db, board, services.desk, fits, core.outbox.push_channels)
+    attempts, window = settings.console_login_attempts, 15 * 60
+    limiters = (build_limiter("login-name", attempts, window, settings.redis_url),
+                build_limiter("login-address", attempts * 10, window, settings.redis_url))
+    return console_routes.Console(board, operations, limiters, core.conversations.announce, core.outbox.kick,
+                                  settings.public_url.startswith("https://"), settings.console_session_hours)
 
 
 def create_app(settings: Settings | None = None,
@@ -35,7 +52,12 @@ def create_app(settings: Settings | None = None,
         async with running_core(settings, senders, background) as core:
             app.state.services, app.state.outbox = core.services, core.outbox
             app.state.conversations = core.conversations
-            yield
+            app.state.console = build_console(settings, core, plugins)
+            try:
+                yield
+            finally:
+                for limiter in (app.state.console.by_name, app.state.console.by_address):
+                    await limiter.close()
 
     app = FastAPI(title="Sigap 112", lifespan=lifespan)
     app.add_middleware(BodyLimit, timeout=settings.http_body_timeout_seconds)
@@ -44,6 +66,8 @@ def create_app(settings: Settings | None = None,
     for plugin in plugins:
         app.include_router(plugin.router)
     app.include_router(api.router)
+    app.include_router(console_routes.router)
+    app.mount("/console/static", console_routes.static, name="console-static")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

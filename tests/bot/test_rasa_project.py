@@ -15,7 +15,7 @@ from nlu.training_data import load_dir
 INTENTS = {
     "report_emergency", "non_emergency", "prank_or_test", "greet", "ask_status",
     "cancel_report", "provide_location", "provide_info", "affirm", "deny", "thanks",
-    "out_of_scope",
+    "out_of_scope", "request_human",
 }
 EMERGENCY_TYPES = {
     "fire", "traffic_accident", "medical", "crime", "violence_domestic", "flood", "earthquake",

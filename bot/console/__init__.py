@@ -1,0 +1,1 @@
+"""Operator console: login, the live board, conversations, takeover, supervisors, audit."""
