@@ -95,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     account.add_argument("--region", nargs="+", default=[], help="the centres' codes they serve")
     account.set_defaults(handler=_operator_create)
 
+    sender = commands.add_parser("sender", help="a sender's abusive mark").add_subparsers(
+        required=True, metavar="SENDER_COMMAND")
+    for verb, what in (("mark", "mark a sender abusive: their replies are throttled"),
+                       ("clear", "clear a sender's mark and prank record")):
+        command = sender.add_parser(verb, help=what)
+        command.add_argument("channel")
+        command.add_argument("sender_id")
+        command.add_argument("--by", default="cli", help="who decided (recorded)")
+        command.set_defaults(handler=_sender_mark if verb == "mark" else _sender_clear)
+
     guidance = commands.add_parser("guidance", help="first-aid and safety protocols")
     guidance_commands = guidance.add_subparsers(required=True, metavar="GUIDANCE_COMMAND")
     show = guidance_commands.add_parser("show", help="print a protocol exactly as sent")
@@ -273,6 +283,28 @@ def _operator_create(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     print(f"{args.role} {args.name} for {', '.join(args.region) or 'every region'} created")
+    return 0
+
+
+def _sender_mark(args: argparse.Namespace) -> int:
+    from bot.senders import mark
+    from bot.services import build_services
+
+    if not mark(build_services(get_settings()).db, args.channel, args.sender_id, f"supervisor:{args.by}"):
+        print("no such sender on that channel", file=sys.stderr)
+        return 2
+    print("marked abusive: replies are throttled; emergencies are still answered and dispatched")
+    return 0
+
+
+def _sender_clear(args: argparse.Namespace) -> int:
+    from bot.senders import clear
+    from bot.services import build_services
+
+    if not clear(build_services(get_settings()).db, args.channel, args.sender_id):
+        print("no such sender on that channel", file=sys.stderr)
+        return 2
+    print("cleared")
     return 0
 
 

@@ -14,13 +14,16 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.coordination.locks import ConversationLocks, MemoryLocks
 from bot.coordination.pubsub import MemoryPubSub, PubSub
+from bot.coordination.ratelimit import MemoryLimiter, RateLimiter
 from bot.dialogue.engine import Engine, Turn
 from bot.dialogue.tracker import DialogueState
 from bot.messages import Accepted, InboundMessage, OutboundMessage
-from bot.metrics import MESSAGES_IN, PARSE_SECONDS
+from bot.metrics import MESSAGES_IN, PARSE_SECONDS, PRANKS, THROTTLED
 from bot.privacy import mask
+from bot.senders import history, prank_score, record_prank
 from bot.services import Services
-from bot.storage.models import Conversation, Message, OutboxMessage, utcnow
+from bot.storage.models import Conversation, Message, OutboxMessage, Ticket, TicketEvent, utcnow
+from bot.tickets.views import CLOSED_STATUSES
 from nlu.model import NLU
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ TURNS_AT_ONCE = 2
 UNSURE_CONFIDENCE = 0.5
 # A reporter asking for a person, even beside a report the safety rules keep as one.
 ASKS_FOR_PERSON = 0.35
+EMERGENCY, PRANK = "report_emergency", "prank_or_test"
 
 
 class Conversations:
@@ -57,6 +61,12 @@ class Conversations:
         self.on_replies: list[Callable[[], None]] = []
         # Told of every change of a conversation (the console's live updates).
         self.events: PubSub = MemoryPubSub()
+        # A sender writing faster than this is throttled; a throttled sender gets at most one reply
+        # per window (Redis-backed when several processes serve: bot/runtime.py).
+        settings = services.settings
+        self.sender_rate: RateLimiter = MemoryLimiter("sender-rate", settings.sender_messages_per_minute, 60)
+        self.throttled_replies: RateLimiter = MemoryLimiter(
+            "throttled-replies", 1, settings.throttle_reply_minutes * 60)
 
     async def receive(self, message: InboundMessage) -> Accepted:
         """Commit the message (before any answer to the provider); recognise retries."""
@@ -229,6 +239,12 @@ class Conversations:
             )
             return [OutboundMessage.of({"text": r.text, **r.payload}) for r in rows]
 
+    async def _throttled(self, conversation: Conversation) -> bool:
+        """Marked abusive, a prank record over the limit, or writing too fast."""
+        fast = not await self.sender_rate.hit(str(conversation.id))
+        record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
+        return fast or record or conversation.abusive_since is not None
+
     def _region(self, conversation_id: int) -> tuple[str, str]:
         with self.db.session() as session:
             row = session.execute(select(Conversation.region, Conversation.public_id)
@@ -255,6 +271,7 @@ class Conversations:
             metadata={"message_id": message.id, **message.payload},
         )
         flag = _person_wanted(parse.intent_ranking)
+        throttled = await self._throttled(conversation)
         try:
             replies = await self.engine.handle(state, turn)
         except Exception:
@@ -262,8 +279,15 @@ class Conversations:
             log.exception("turn failed for conversation %s", conversation.id)
             replies = [{"text": _apology(state.slots.get("user_language"))}]
             flag = "turn_failed"
+        signal = parse.intent.name == EMERGENCY or bool(parse.hazards or parse.cues or parse.help_call)
+        if throttled and not signal and replies:
+            reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
+            if reporting is None and not await self.throttled_replies.hit(str(conversation.id)):
+                THROTTLED.labels(conversation.region or self.services.regions.default).inc()
+                replies = []  # stored and understood; the answer waits for the window
+        prank = parse.intent.name == PRANK and not (parse.needs_check or parse.hazards or signal)
         unsure = parse.intent.confidence < UNSURE_CONFIDENCE and not (parse.hazards or parse.cues)
-        await asyncio.to_thread(self._save, conversation.id, message.id, state, replies, unsure, flag)
+        await asyncio.to_thread(self._save, conversation.id, message.id, state, replies, unsure, flag, prank)
         await self.announce(conversation.id, "turn")
         log.info(
             "conversation %s (%s %s): intent %s",
@@ -279,9 +303,15 @@ class Conversations:
     def _save(
         self, conversation_id: int, message_id: int, state: DialogueState | None,
         replies: list[dict[str, Any]], unsure: bool = False, flag: str | None = None,
+        prank: bool = False,
     ) -> None:
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
+            if prank:
+                record_prank(conversation)
+                PRANKS.labels(conversation.region or self.services.regions.default).inc()
+            elif state is not None:
+                flag = _note_history(session, conversation) or flag
             if state is not None:
                 conversation.tracker = state.to_json()
                 conversation.language = str(state.slots.get("user_language") or "id")
@@ -323,6 +353,25 @@ def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
     if not location:
         return None
     return (float(location["latitude"]), float(location["longitude"]))
+
+
+def _note_history(session: Any, conversation: Conversation) -> str | None:
+    """A sender with a prank record or an abusive mark reports an emergency: the ticket goes out
+    as any other, and carries their history (once) for the operator."""
+    note = history(conversation)
+    if note is None:
+        return None
+    ticket = session.scalars(select(Ticket).where(Ticket.conversation_id == conversation.id)
+                             .where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.id.desc())).first()
+    if ticket is None:
+        return None
+    noted = session.scalars(select(TicketEvent.id).where(
+        TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "note",
+        TicketEvent.note.startswith("sender history"))).first()
+    if noted is not None:
+        return None  # told once; an operator may have dealt with it since
+    session.add(TicketEvent(ticket_id=ticket.id, kind="note", actor="bot", note=note))
+    return "prank_history"
 
 
 def _person_wanted(ranking: list[Any]) -> str | None:

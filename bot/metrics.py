@@ -19,3 +19,5 @@ DEADLINE_MISSED = Counter(
     "sigap_deadline_missed_total", "Incidents escalated: no movement by their deadline",
     ["region", "priority"],
 )
+PRANKS = Counter("sigap_pranks_total", "Messages answered as a prank or test (no hazard signal)", ["region"])
+THROTTLED = Counter("sigap_throttled_replies_total", "Replies held back from a throttled sender", ["region"])

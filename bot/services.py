@@ -47,6 +47,12 @@ class Services:
 
         return resolve_location(text, lat, lon, geocoder_url=self.settings.geocoder_url)
 
+    def region_of(self, conversation_id: int) -> str:
+        """The centre a conversation belongs to (the default until a ticket places it)."""
+        with self.db.session() as session:
+            region = session.get_one(Conversation, conversation_id).region
+        return region or self.regions.default
+
     def flag_for_operator(self, conversation_id: int, reason: str) -> None:
         """Mark a conversation as needing a person (blocking); the console shows the mark."""
         with self.db.session() as session:

@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     console_login_attempts: int = 5
     console_silent_minutes: float = 5.0
 
+    # Pranks and floods: a sender writing more than this many messages a minute, or whose prank
+    # score (each prank 1, halved each week) reaches the limit, or marked abusive, gets at most
+    # one reply per THROTTLE_REPLY_MINUTES. An emergency is always answered.
+    sender_messages_per_minute: int = 12
+    prank_throttle_score: float = 5.0
+    throttle_reply_minutes: float = 10.0
+
     # A client that sends nothing of its request body for this long gets a 408.
     http_body_timeout_seconds: float = 10.0
     # First retry of a failed send; each further retry waits twice as long.

@@ -6,6 +6,7 @@ The model is crfsuite's own binary format: loading it runs no code (unlike a pic
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pycrfsuite
@@ -101,12 +102,17 @@ class CrfLocationExtractor:
     def __init__(self, path: Path) -> None:
         self.tagger = pycrfsuite.Tagger()
         self.tagger.open(str(path))
+        # tag() then marginal() read the tagger's state of the last sequence: one caller at a time
+        # (two turns may parse at once in their threads).
+        self._lock = threading.Lock()
 
     def extract(self, norm: Normalised, hazard: frozenset[int] | None = None) -> list[Entity]:
         """Location entities, longest first, indexed on the original text."""
         if not norm.tokens:
             return []
-        tags = self.tagger.tag(features(norm, hazard))
+        with self._lock:
+            tags = self.tagger.tag(features(norm, hazard))
+            marginals = [float(self.tagger.marginal(tag, i)) for i, tag in enumerate(tags)]
         spans: list[tuple[int, int]] = []
         for i, tag in enumerate(tags):
             if tag == "B-" + ENTITY or (tag == "I-" + ENTITY and (not spans or spans[-1][1] != i)):
@@ -118,7 +124,7 @@ class CrfLocationExtractor:
         tidy = [tidy_span(norm, first, last, hazard) for first, last in spans]
         for first, last in sorted((s for s in tidy if s[1] > s[0]), key=lambda s: s[0] - s[1]):
             start, end = norm.tokens[first].start, norm.tokens[last - 1].end
-            probability = self.tagger.marginal(tags[first], first)
+            probability = marginals[first]
             entities.append(Entity(ENTITY, norm.original[start:end], start, end,
                                    round(float(probability), 3), "CRFEntityExtractor"))
         return entities

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,13 +117,26 @@ def load_model(project_dir: Path, models_dir: Path) -> dict[str, Any]:
         raise ModelMissing(
             f"no NLU model for the current data and config ({path.name}): run `sigap train`"
         )
-    untrusted = sio.get_untrusted_types(file=path)
-    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
-    if unexpected:
-        raise ValueError(f"{path.name} holds unexpected types {unexpected}; retrain it")
-    bundle: dict[str, Any] = sio.load(path, trusted=untrusted)
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _LOADING:
+        if key not in _LOADED:
+            untrusted = sio.get_untrusted_types(file=path)
+            unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy."))]
+            if unexpected:
+                raise ValueError(f"{path.name} holds unexpected types {unexpected}; retrain it")
+            _LOADED.clear()
+            _LOADED[key] = sio.load(path, trusted=untrusted)
+        bundle = dict(_LOADED[key])
     bundle["locations"] = crf.CrfLocationExtractor(path.with_suffix(".crfsuite"))
     return bundle
+
+
+# Reading and auditing a model file costs seconds (skops walks ~250,000 nodes twice); the fitted
+# pipelines are only read when parsing, so a process that loads the same file again (a restart of
+# the app in-process, the test suite) reuses them. A new file (retrained) is read anew.
+_LOADED: dict[tuple[str, int, int], dict[str, Any]] = {}
+_LOADING = threading.Lock()
 
 
 class NLU:

@@ -1,7 +1,8 @@
-"""Rate limits (console logins now; senders later): at most N hits per key in a window.
+"""Rate limits (console logins, senders writing too fast, throttled replies): at most N hits per
+key in a window.
 
 In-process (MemoryLimiter) or Redis (RedisLimiter, shared by every process), one interface,
-one test suite. A fixed window per key: simple, and enough to stop password guessing.
+one test suite. Fixed windows numbered by the clock (injectable: tests move time, never sleep).
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ KEY = "sigap:rate:{name}:{key}"
 class RateLimiter:
     """`hit` counts one attempt and says whether it is still within the limit."""
 
-    def __init__(self, name: str, limit: int, window_seconds: float) -> None:
+    def __init__(self, name: str, limit: int, window_seconds: float,
+                 clock: Callable[[], float] = time.time) -> None:
         self.name, self.limit, self.window = name, limit, window_seconds
+        self.clock = clock
+
+    def _slot(self) -> int:
+        """The number of the current window."""
+        return int(self.clock() // self.window)
 
     async def hit(self, key: str) -> bool:
         """Count an attempt for `key`; False once more than `limit` fell in the window."""
@@ -37,27 +44,25 @@ class RateLimiter:
 
 
 class MemoryLimiter(RateLimiter):
-    """One process: counts in a dict, with the clock injectable for tests."""
+    """One process: counts in a dict."""
 
     def __init__(self, name: str, limit: int, window_seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(name, limit, window_seconds)
-        self.clock = clock
-        self._windows: dict[str, tuple[float, int]] = {}
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(name, limit, window_seconds, clock)
+        self._windows: dict[str, tuple[int, int]] = {}
 
     async def hit(self, key: str) -> bool:
-        now = self.clock()
-        start, count = self._windows.get(key, (now, 0))
-        if now - start >= self.window:
-            start, count = now, 0
-        self._windows[key] = (start, count + 1)
+        slot = self._slot()
+        seen, count = self._windows.get(key, (slot, 0))
+        count = count if seen == slot else 0
+        self._windows[key] = (slot, count + 1)
         if len(self._windows) > 100_000:  # a flood of keys must not grow without bound
-            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < self.window}
+            self._windows = {k: v for k, v in self._windows.items() if v[0] == slot}
         return count + 1 <= self.limit
 
     async def exceeded(self, key: str) -> bool:
-        start, count = self._windows.get(key, (self.clock(), 0))
-        return self.clock() - start < self.window and count >= self.limit
+        seen, count = self._windows.get(key, (-1, 0))
+        return seen == self._slot() and count >= self.limit
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -66,31 +71,36 @@ class MemoryLimiter(RateLimiter):
 class RedisLimiter(RateLimiter):
     """Several processes: INCR with an expiry, one key per window."""
 
-    def __init__(self, name: str, limit: int, window_seconds: float, url: str) -> None:
-        super().__init__(name, limit, window_seconds)
+    def __init__(self, name: str, limit: int, window_seconds: float, url: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(name, limit, window_seconds, clock)
         self.redis = Redis.from_url(url)
 
+    def _key(self, key: str) -> str:
+        return f"{KEY.format(name=self.name, key=key)}:{self._slot()}"
+
     async def hit(self, key: str) -> bool:
-        name = KEY.format(name=self.name, key=key)
+        name = self._key(key)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(name)
-            pipe.expire(name, max(1, int(self.window)), nx=True)
+            pipe.expire(name, max(1, int(self.window * 2)), nx=True)
             count, _ = await pipe.execute()
         return int(count) <= self.limit
 
     async def exceeded(self, key: str) -> bool:
-        count = await self.redis.get(KEY.format(name=self.name, key=key))
+        count = await self.redis.get(self._key(key))
         return int(count or 0) >= self.limit
 
     async def reset(self, key: str) -> None:
-        await self.redis.delete(KEY.format(name=self.name, key=key))
+        await self.redis.delete(self._key(key))
 
     async def close(self) -> None:
         await self.redis.aclose()
 
 
-def build_limiter(name: str, limit: int, window_seconds: float, redis_url: str | None) -> RateLimiter:
+def build_limiter(name: str, limit: int, window_seconds: float, redis_url: str | None,
+                  clock: Callable[[], float] = time.time) -> RateLimiter:
     """Redis when REDIS_URL is set, else in-process."""
     if redis_url:
-        return RedisLimiter(name, limit, window_seconds, redis_url)
-    return MemoryLimiter(name, limit, window_seconds)
+        return RedisLimiter(name, limit, window_seconds, redis_url, clock)
+    return MemoryLimiter(name, limit, window_seconds, clock)

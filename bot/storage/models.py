@@ -57,6 +57,11 @@ class Conversation(Base):
     region: Mapped[str] = mapped_column(String(16), default="")
     # Closed by an operator; the reporter's next message opens it again, as a new dialogue.
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The sender's recent pranks (ISO times, newest last, at most 50): their score decays.
+    pranks: Mapped[list[Any]] = mapped_column(default=list)
+    # Marked abusive by a supervisor (console or `sigap sender mark`): replies are throttled.
+    abusive_since: Mapped[datetime | None] = mapped_column(default=None)
+    abusive_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

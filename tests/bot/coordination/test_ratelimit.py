@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,17 +11,28 @@ from bot.coordination.ratelimit import MemoryLimiter, RateLimiter, RedisLimiter
 from tests.conftest import REDIS_URL, require_server
 
 
+class Clock:
+    """Time as the test says: starts at a window's edge, moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0 - 1_800_000_000.0 % 3600
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def make(request: pytest.FixtureRequest) -> AsyncIterator[type]:
     made: list[RateLimiter] = []
     name = f"test{id(request)}"
 
-    def build(limit: int, window: float) -> RateLimiter:
+    def build(limit: int, window: float, clock: Clock | None = None) -> RateLimiter:
+        clock = clock or Clock()
         if request.param == "memory":
-            limiter: RateLimiter = MemoryLimiter(name, limit, window)
+            limiter: RateLimiter = MemoryLimiter(name, limit, window, clock)
         else:
             require_server("Redis", "127.0.0.1", 6379)
-            limiter = RedisLimiter(name, limit, window, REDIS_URL)
+            limiter = RedisLimiter(name, limit, window, REDIS_URL, clock)
         made.append(limiter)
         return limiter
 
@@ -58,15 +68,19 @@ async def test_a_reset_forgets_the_attempts(make) -> None:  # type: ignore[no-un
     assert await limiter.hit("a")
 
 
-async def test_the_window_passes(make) -> None:  # type: ignore[no-untyped-def]
-    limiter = make(1, 1)
+async def test_the_window_passes_when_the_test_moves_time(make) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    limiter = make(1, 600, clock)
     assert await limiter.hit("a") and not await limiter.hit("a")
-    await asyncio.sleep(1.3)
-    assert await limiter.hit("a")
+    clock.now += 599
+    assert not await limiter.hit("a") and await limiter.exceeded("a")
+    clock.now += 1
+    assert not await limiter.exceeded("a") and await limiter.hit("a")
 
 
 async def test_two_limiters_of_one_name_share_the_count_only_on_redis(make, request) -> None:  # type: ignore[no-untyped-def]
-    one, other = make(2, 60), make(2, 60)
+    clock = Clock()
+    one, other = make(2, 60, clock), make(2, 60, clock)
     await one.hit("a")
     await one.hit("a")
     shared = isinstance(one, RedisLimiter)
