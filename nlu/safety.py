@@ -29,6 +29,7 @@ NOT_NOW_CONFIDENCE = 0.8
 TYPED_INTENTS = frozenset({"report_emergency", "provide_info"})
 EMERGENCY = "report_emergency"
 PRANK = "prank_or_test"
+HUMAN = "request_human"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ def decide_intent(
     """The intent, and whether a joke around a hazard word needs a kind check question."""
     name, confidence = intents[0]
     emergency = dict(intents).get(EMERGENCY, 0.0)
+    if name == HUMAN and (signals.hazards or cues):
+        # "petugas tolong, rumah saya kebakaran": the report first; the ranking still tells the
+        # console the reporter asked for a person.
+        return Label(EMERGENCY, max(emergency, threshold)), False
     if name not in DISMISSIVE_INTENTS:
         return Label(name, confidence), False
     if signals.alarm and signals.joke and not cues:

@@ -232,7 +232,9 @@ def test_an_unsigned_twilio_form_of_20000_fields_is_refused_at_once_while_health
         forged = _post(app, WHATSAPP, body, {"Content-Type": "application/x-www-form-urlencoded",
                                              "X-Twilio-Signature": "A" * 27 + "="})
         prober.join()
-    assert unsigned.status_code == 403 and took < 0.1, took
+    # Refused on its headers: milliseconds in the app (12.8 s when the check was quadratic). The bound
+    # is loose because this round trip shares one Python process with the app and the prober.
+    assert unsigned.status_code == 403 and took < 1.0, took
     assert forged.status_code == 413  # a forged signature still gets no quadratic work
     assert max(health) < 0.5
 

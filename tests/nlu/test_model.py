@@ -108,3 +108,10 @@ def test_cross_validation_parses_held_out_examples_with_models_fitted_without_th
     # Fire and flood reports are told apart on examples the models never saw.
     fire = next(line for line in printed.splitlines() if line.strip().startswith("fire "))
     assert float(fire.split()[3]) > 0.8  # F1
+
+
+def test_asking_for_a_person_beside_a_hazard_is_a_report_and_still_asks_for_a_person(nlu: NLU) -> None:
+    parsed = nlu.parse("minta petugas, rumah saya kebakaran")
+    assert parsed.intent.name == "report_emergency"
+    assert parsed.emergency_type is not None and parsed.emergency_type.name == "fire"
+    assert nlu.parse("minta petugas").intent.name == "request_human"
