@@ -106,10 +106,14 @@ async def test_a_provider_down_for_long_is_retried_until_the_window_ends_then_fa
     assert provider.received == []
 
 
-async def test_a_permanent_error_fails_at_once(db: Database) -> None:
-    _queue(db, ["x"])
+async def test_a_permanent_error_fails_at_once_and_marks_the_conversation_for_an_operator(
+    db: Database,
+) -> None:
+    conversation = _queue(db, ["x"])
     await Outbox(db, {"sms": Provider(failures=1, retryable=False)}).deliver_due()
     assert _rows(db)[0].status == "failed"
+    with db.session() as session:
+        assert session.get_one(Conversation, conversation).needs_person == "send_failed"
 
 
 async def test_a_reminder_waits_for_its_time_without_holding_back_replies(db: Database) -> None:
