@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.coordination.locks import ConversationLocks, MemoryLocks
-from bot.coordination.pubsub import MemoryPubSub, PubSub
-from bot.coordination.ratelimit import MemoryLimiter, RateLimiter
+from bot.coordination.pubsub import PubSub, build_pubsub
+from bot.coordination.ratelimit import RateLimiter, build_limiter
 from bot.dialogue.engine import Engine, Turn
 from bot.dialogue.tracker import DialogueState
 from bot.messages import Accepted, InboundMessage, OutboundMessage
@@ -38,6 +38,8 @@ UNSURE_CONFIDENCE = 0.5
 # A reporter asking for a person, even beside a report the safety rules keep as one.
 ASKS_FOR_PERSON = 0.35
 EMERGENCY, PRANK = "report_emergency", "prank_or_test"
+# Where the console shows a conversation: its centre's region code and its public id.
+Where = tuple[str, str]
 
 
 class Conversations:
@@ -59,14 +61,15 @@ class Conversations:
         self._ingest = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest")
         self._turns = asyncio.Semaphore(TURNS_AT_ONCE)
         self.on_replies: list[Callable[[], None]] = []
-        # Told of every change of a conversation (the console's live updates).
-        self.events: PubSub = MemoryPubSub()
-        # A sender writing faster than this is throttled; a throttled sender gets at most one reply
-        # per window (Redis-backed when several processes serve: bot/runtime.py).
+        # Told of every change of a conversation (the console's live updates). A sender writing
+        # faster than SENDER_MESSAGES_PER_MINUTE is throttled; a throttled sender gets at most one
+        # reply per window. In Redis when REDIS_URL is set (several processes), else in-process.
         settings = services.settings
-        self.sender_rate: RateLimiter = MemoryLimiter("sender-rate", settings.sender_messages_per_minute, 60)
-        self.throttled_replies: RateLimiter = MemoryLimiter(
-            "throttled-replies", 1, settings.throttle_reply_minutes * 60)
+        self.events: PubSub = build_pubsub(settings.redis_url)
+        self.sender_rate: RateLimiter = build_limiter(
+            "sender-rate", settings.sender_messages_per_minute, 60, settings.redis_url)
+        self.throttled_replies: RateLimiter = build_limiter(
+            "throttled-replies", 1, settings.throttle_reply_minutes * 60, settings.redis_url)
 
     async def receive(self, message: InboundMessage) -> Accepted:
         """Commit the message (before any answer to the provider); recognise retries."""
@@ -75,15 +78,18 @@ class Conversations:
             # No channel sends this much (the REST channel refuses it); kept, not lost.
             log.warning("%s message of %d characters cut to %d", message.channel, len(message.text), limit)
             message = replace(message, text=message.text[:limit])
-        accepted = await asyncio.get_running_loop().run_in_executor(self._ingest, self._store, message)
-        if not accepted.duplicate:
-            await self.announce(accepted.conversation_id, "message")
+        accepted, where = await asyncio.get_running_loop().run_in_executor(self._ingest, self._store, message)
+        if where is not None:
+            await self.announce(accepted.conversation_id, "message", where)
         return accepted
 
-    async def announce(self, conversation_id: int, kind: str) -> None:
-        """Tell the console a conversation changed; a lost announcement loses nothing stored."""
+    async def announce(self, conversation_id: int, kind: str, where: Where | None = None) -> None:
+        """Tell the console a conversation changed (`where`: its region and public id, when the
+        caller has them); a lost announcement loses nothing stored."""
         try:
-            region, public_id = await asyncio.to_thread(self._region, conversation_id)
+            if where is None:
+                where = await asyncio.to_thread(self._where, conversation_id)
+            region, public_id = where
             await self.events.publish({"conversation": conversation_id, "public_id": public_id,
                                        "kind": kind, "region": region})
         except Exception as error:  # live updates are a convenience; the board also refreshes
@@ -122,6 +128,12 @@ class Conversations:
         for callback in self.on_replies:
             callback()
 
+    async def close(self) -> None:
+        """Release the live-update and rate-limit connections."""
+        await self.events.close()
+        await self.sender_rate.close()
+        await self.throttled_replies.close()
+
     async def drain(self) -> None:
         """Wait for background processing to finish (shutdown, tests)."""
         while self._background:
@@ -152,7 +164,7 @@ class Conversations:
                     for r in rows]
 
     # -- storage (blocking; run in a thread) ----------------------------------
-    def _store(self, message: InboundMessage) -> Accepted:
+    def _store(self, message: InboundMessage) -> tuple[Accepted, Where | None]:
         # Two first messages of a new reporter race to create the conversation row: the
         # loser finds it on its second try.
         for _attempt in range(3):
@@ -161,10 +173,10 @@ class Conversations:
             except IntegrityError:
                 duplicate = self._duplicate(message)
                 if duplicate is not None:
-                    return duplicate
+                    return duplicate, None
         raise RuntimeError("could not store the message after three attempts")
 
-    def _insert(self, message: InboundMessage) -> Accepted:
+    def _insert(self, message: InboundMessage) -> tuple[Accepted, Where]:
         with self.db.session() as session:
             conversation = self._conversation(session, message)
             row = Message(
@@ -179,7 +191,8 @@ class Conversations:
             session.add(row)
             session.flush()
             MESSAGES_IN.labels(message.channel).inc()
-            return Accepted(row.id, conversation.id, duplicate=False)
+            where = (self.services.regions.code(conversation.region), conversation.public_id)
+            return Accepted(row.id, conversation.id, duplicate=False), where
 
     def _duplicate(self, message: InboundMessage) -> Accepted | None:
         with self.db.session() as session:
@@ -245,19 +258,19 @@ class Conversations:
         record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
         return fast or record or conversation.abusive_since is not None
 
-    def _region(self, conversation_id: int) -> tuple[str, str]:
+    def _where(self, conversation_id: int) -> Where:
         with self.db.session() as session:
             row = session.execute(select(Conversation.region, Conversation.public_id)
                                   .where(Conversation.id == conversation_id)).one()
-        return row[0] or self.services.regions.default, row[1]
+        return self.services.regions.code(row[0]), row[1]
 
     # -- one turn -------------------------------------------------------------
     async def _process_one(self, message_id: int) -> None:
         conversation, message = await asyncio.to_thread(self._load, message_id)
         if conversation.held_by_operator:
             # An operator holds the conversation: the bot stays silent, the console shows it.
-            await asyncio.to_thread(self._save, conversation.id, message.id, None, [])
-            await self.announce(conversation.id, "message")
+            where = await asyncio.to_thread(self._save, conversation.id, message.id, None, [])
+            await self.announce(conversation.id, "message", where)
             return
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
         gps = _gps(message.payload)
@@ -283,12 +296,13 @@ class Conversations:
         if throttled and not signal and replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
             if reporting is None and not await self.throttled_replies.hit(str(conversation.id)):
-                THROTTLED.labels(conversation.region or self.services.regions.default).inc()
+                THROTTLED.labels(self.services.regions.code(conversation.region)).inc()
                 replies = []  # stored and understood; the answer waits for the window
         prank = parse.intent.name == PRANK and not (parse.needs_check or parse.hazards or signal)
         unsure = parse.intent.confidence < UNSURE_CONFIDENCE and not (parse.hazards or parse.cues)
-        await asyncio.to_thread(self._save, conversation.id, message.id, state, replies, unsure, flag, prank)
-        await self.announce(conversation.id, "turn")
+        where = await asyncio.to_thread(self._save, conversation.id, message.id, state, replies, unsure, flag,
+                                        prank)
+        await self.announce(conversation.id, "turn", where)
         log.info(
             "conversation %s (%s %s): intent %s",
             conversation.id, conversation.channel, mask(conversation.sender_id),
@@ -304,12 +318,12 @@ class Conversations:
         self, conversation_id: int, message_id: int, state: DialogueState | None,
         replies: list[dict[str, Any]], unsure: bool = False, flag: str | None = None,
         prank: bool = False,
-    ) -> None:
+    ) -> Where:
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
             if prank:
                 record_prank(conversation)
-                PRANKS.labels(conversation.region or self.services.regions.default).inc()
+                PRANKS.labels(self.services.regions.code(conversation.region)).inc()
             elif state is not None:
                 flag = _note_history(session, conversation) or flag
             if state is not None:
@@ -337,6 +351,7 @@ class Conversations:
                     conversation_id=conversation_id, channel=conversation.channel,
                     direction="out", text=out.text, reply_to_id=message_id, payload=recorded,
                 ))
+            return self.services.regions.code(conversation.region), conversation.public_id
 
 
 def _payload(message: InboundMessage) -> dict[str, Any]:

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.conversations import Conversations
-from bot.coordination.pubsub import build_pubsub
-from bot.coordination.ratelimit import build_limiter
 from bot.delivery.outbox import ChannelSender, Outbox
 from bot.dialogue import guidance
 from bot.services import Services, build_engine, build_locks, build_services, set_current
@@ -66,11 +64,6 @@ async def running_core(
     locks = build_locks(settings)
     conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels, locks)
     conversations.on_replies.append(outbox.kick)
-    conversations.events = build_pubsub(settings.redis_url)
-    conversations.sender_rate = build_limiter("sender-rate", settings.sender_messages_per_minute, 60,
-                                              settings.redis_url)
-    conversations.throttled_replies = build_limiter(
-        "throttled-replies", 1, settings.throttle_reply_minutes * 60, settings.redis_url)
     tasks: list[asyncio.Task[None]] = []
     try:
         recovered = await conversations.process_backlog()
@@ -90,8 +83,6 @@ async def running_core(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await locks.close()
-        await conversations.events.close()
-        await conversations.sender_rate.close()
-        await conversations.throttled_replies.close()
+        await conversations.close()
         set_current(None)
         services.db.dispose()

@@ -51,7 +51,7 @@ class Services:
         """The centre a conversation belongs to (the default until a ticket places it)."""
         with self.db.session() as session:
             region = session.get_one(Conversation, conversation_id).region
-        return region or self.regions.default
+        return self.regions.code(region)
 
     def flag_for_operator(self, conversation_id: int, reason: str) -> None:
         """Mark a conversation as needing a person (blocking); the console shows the mark."""

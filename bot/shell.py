@@ -20,6 +20,13 @@ async def chat(settings: Settings, sender: str) -> int:
     nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
     conversations = Conversations(services, nlu, build_engine(services))
     print("Sigap 112 shell. Type a message (Ctrl-D or /quit to leave).")
+    try:
+        return await _talk(conversations, sender)
+    finally:
+        await conversations.close()
+
+
+async def _talk(conversations: Conversations, sender: str) -> int:
     while True:
         try:
             line = await asyncio.to_thread(input, "> ")

@@ -17,7 +17,7 @@ from redis import Redis
 from sqlalchemy import create_engine, select, text
 
 from bot.settings import PROJECT_DIR, Settings
-from bot.storage.models import OutboxMessage
+from bot.storage.models import Conversation, OutboxMessage
 from nlu.model import train
 
 # Each test process gets its own PostgreSQL schema and Redis database, so two suites
@@ -177,6 +177,22 @@ def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> An
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.02)
     return value
+
+
+def rest_texts(app: RunningApp, sender: str, text: str, **metadata: Any) -> list[str]:
+    """A reporter's message through the REST channel; the texts of the answer."""
+    body = {"sender": sender, "message": text, "metadata": metadata}
+    answer = httpx.post(f"{app.url}/webhooks/rest/webhook", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return [m.get("text", "") for m in answer.json()]
+
+
+def conversation_of(app: RunningApp, sender: str) -> Conversation:
+    """A sender's conversation row, as stored now."""
+    with app.services.db.session() as session:
+        found = session.scalars(select(Conversation).where(Conversation.sender_id == sender)).one()
+        session.expunge(found)
+        return found
 
 
 def outbox_rows(app: RunningApp) -> list[OutboxMessage]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 
 from bot.storage.database import Database
-from bot.storage.models import Operator, OperatorSession, utcnow
+from bot.storage.models import Operator, OperatorSession, aware, utcnow
+from bot.web.auth import token_hash
 
 ROLES = ("operator", "supervisor", "admin")
 _hasher = PasswordHasher()
@@ -81,16 +81,12 @@ def check_password(db: Database, name: str, password: str) -> int | None:
         return row.id
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def open_session(db: Database, operator_id: int, hours: float) -> str:
     """A new login; returns the cookie value (shown once, kept as a hash)."""
     token = secrets.token_urlsafe(32)
     with db.session() as session:
         session.execute(delete(OperatorSession).where(OperatorSession.expires_at < utcnow()))
-        session.add(OperatorSession(token_hash=_digest(token), operator_id=operator_id,
+        session.add(OperatorSession(token_hash=token_hash(token), operator_id=operator_id,
                                     csrf_token=secrets.token_urlsafe(24),
                                     expires_at=utcnow() + timedelta(hours=hours)))
     return token
@@ -103,13 +99,12 @@ def staff_for(db: Database, token: str | None) -> Staff | None:
     with db.session() as session:
         found = session.execute(
             select(OperatorSession, Operator).join(Operator, Operator.id == OperatorSession.operator_id)
-            .where(OperatorSession.token_hash == _digest(token), Operator.disabled_at.is_(None))
+            .where(OperatorSession.token_hash == token_hash(token), Operator.disabled_at.is_(None))
         ).first()
         if found is None:
             return None
         login, operator = found
-        expires = login.expires_at
-        if (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) < utcnow():
+        if aware(login.expires_at) < utcnow():
             return None
         return Staff(operator.id, operator.name, operator.role,
                      frozenset(str(r) for r in operator.regions), login.csrf_token)
@@ -119,7 +114,7 @@ def close_session(db: Database, token: str | None) -> None:
     """Log out."""
     if token:
         with db.session() as session:
-            session.execute(delete(OperatorSession).where(OperatorSession.token_hash == _digest(token)))
+            session.execute(delete(OperatorSession).where(OperatorSession.token_hash == token_hash(token)))
 
 
 def staff_named(db: Database, name: str) -> Staff | None:

@@ -4,7 +4,7 @@ scoped to the operator's regions: another region's conversation does not exist f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -20,6 +20,7 @@ from bot.storage.models import (
     Operator,
     OutboxMessage,
     Ticket,
+    aware,
     utcnow,
 )
 from bot.tickets.desk import Rules
@@ -34,17 +35,15 @@ class NotVisible(LookupError):
     """No such conversation for this operator (another region's, or none): a 404."""
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; they are UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _at(moment: datetime | None) -> datetime | None:
+    return aware(moment) if moment is not None else None
 
 
 @dataclass
 class Row:
     """One line of the board."""
 
+    conversation_id: int
     public_id: str
     channel: str
     emergency_type: str | None
@@ -85,7 +84,7 @@ class Board:
 
     def region_of(self, conversation: Conversation) -> str:
         """The centre whose operators see it."""
-        return conversation.region or self.rules.regions.default
+        return self.rules.regions.code(conversation.region)
 
     def rows(self, staff: Staff, held_by: str | None = None) -> list[Row]:
         """Open conversations of the operator's regions, most urgent first."""
@@ -118,7 +117,7 @@ class Board:
         rank = ranks.get(priority or "", len(ranks))
         if reason and not ticket:
             rank = min(rank, ranks.get("high", rank))
-        deadline = aware(incident.deadline_at) if incident else None
+        deadline = _at(incident.deadline_at) if incident else None
         live = incident is not None and incident.status not in CLOSED_STATUSES
         overdue = bool(live and deadline and incident and incident.first_movement_at is None
                        and deadline < utcnow())
@@ -129,9 +128,9 @@ class Board:
             location = ticket.location_text
         kind = incident.emergency_type if incident else (ticket.emergency_type if ticket else None)
         return Row(
-            public_id=conversation.public_id, channel=conversation.channel,
+            conversation_id=conversation.id, public_id=conversation.public_id, channel=conversation.channel,
             emergency_type=kind,
-            priority=priority, rank=rank, location=location, first_at=aware(first),
+            priority=priority, rank=rank, location=location, first_at=_at(first),
             deadline_at=deadline if live else None, overdue=overdue,
             reporters=len(incident.tickets) if incident else (1 if ticket else 0),
             needs_person=reason, held_by=conversation.held_by_operator,
@@ -149,7 +148,7 @@ class Board:
         last_in = session.scalar(select(Message.created_at).where(
             Message.conversation_id == conversation.id, Message.direction == "in")
             .order_by(Message.id.desc()).limit(1))
-        if last and last[0] == "out" and last_in and utcnow() - (aware(last_in) or utcnow()) > self.silent:
+        if last and last[0] == "out" and last_in and utcnow() - (_at(last_in) or utcnow()) > self.silent:
             return "silent"
         return None
 
@@ -185,7 +184,7 @@ class Board:
                                  "needs_person": conversation.needs_person},
                 "entries": entries,
                 "tickets": [_ticket(t) for t in tickets],
-                "audit": [(aware(a.created_at), a.operator, a.action, a.detail) for a in audit],
+                "audit": [(_at(a.created_at), a.operator, a.action, a.detail) for a in audit],
             }
 
     # -- supervisors -----------------------------------------------------------------------------
@@ -193,23 +192,19 @@ class Board:
         """Escalations, who holds what, the operators one may reassign to, the recent audit log."""
         rows = self.rows(staff)
         with self.db.session() as session:
-            operators = [o for o in session.scalars(select(Operator).where(Operator.disabled_at.is_(None))
-                                                    .order_by(Operator.name))
-                         if o.role == "admin" or set(o.regions) & (staff.regions or set(o.regions))
-                         or staff.role == "admin"]
-            conversations = {c.public_id: c.id for c in session.scalars(select(Conversation).where(
-                Conversation.public_id.in_([r.public_id for r in rows])))}
-            visible = list(conversations.values())
+            active = select(Operator).where(Operator.disabled_at.is_(None)).order_by(Operator.name)
+            operators = [o for o in session.scalars(active)
+                         if staff.role == "admin" or o.role == "admin" or set(o.regions) & staff.regions]
+            public = {r.conversation_id: r.public_id for r in rows}
             audit = session.scalars(select(AuditEntry).where(or_(
-                AuditEntry.conversation_id.in_(visible), AuditEntry.conversation_id.is_(None)))
+                AuditEntry.conversation_id.in_(list(public)), AuditEntry.conversation_id.is_(None)))
                 .order_by(AuditEntry.id.desc()).limit(100)).all()
             return {
                 "escalations": [r for r in rows if r.overdue],
                 "held": [r for r in rows if r.held_by],
                 "operators": [(o.name, o.role, list(o.regions)) for o in operators],
-                "audit": [(aware(a.created_at), a.operator, a.action, a.detail,
-                           next((p for p, i in conversations.items() if i == a.conversation_id), None))
-                          for a in audit],
+                "audit": [(_at(a.created_at), a.operator, a.action, a.detail,
+                           public.get(a.conversation_id or 0)) for a in audit],
             }
 
 
@@ -223,7 +218,7 @@ def _entry(message: Message, status: dict[int, str]) -> Entry:
     # A pull channel's reply went back in the answer to the reporter's own request.
     pulled = "answered" if message.direction == "out" else None
     delivery = status.get(int(outbox_id)) if outbox_id else pulled
-    return Entry(message.direction, author, operator, message.text, aware(message.created_at), gps,
+    return Entry(message.direction, author, operator, message.text, _at(message.created_at), gps,
                  [str(m) for m in payload.get("media") or []], delivery)
 
 
@@ -239,6 +234,6 @@ def _ticket(ticket: Ticket) -> dict[str, Any]:
         "lat": location.get("lat"), "lon": location.get("lon"),
         "region": incident.region if incident else "",
         "reporters": len(incident.tickets) if incident else 1,
-        "notes": [(aware(e.created_at), e.actor, e.note) for e in ticket.events if e.kind == "note"],
-        "history": [(aware(e.created_at), e.actor, e.kind, e.status or "", e.note) for e in ticket.events],
+        "notes": [(_at(e.created_at), e.actor, e.note) for e in ticket.events if e.kind == "note"],
+        "history": [(_at(e.created_at), e.actor, e.kind, e.status or "", e.note) for e in ticket.events],
     }

@@ -1,5 +1,6 @@
 """What an operator does in the console: take over, reply, hand back, close, edit a ticket,
-reassign. Each writes the audit log in the same transaction, and messages to the reporter go
+reassign. Each writes the audit log in the same transaction as its change (a ticket edit: right
+after the desk's own transaction, which publishes the ticket), and messages to the reporter go
 through the outbox (push channels send them; pull channels collect them with their next request)."""
 
 from __future__ import annotations
@@ -44,12 +45,11 @@ class Operations:
     """Console actions on conversations the operator may see (Board decides which)."""
 
     def __init__(self, db: Database, board: Board, desk: TicketDesk,
-                 fits: dict[str, Callable[[str], bool]], push_channels: frozenset[str]) -> None:
+                 fits: dict[str, Callable[[str], bool]]) -> None:
         self.db = db
         self.board = board
         self.desk = desk
         self.fits = fits
-        self.push_channels = push_channels
 
     def take_over(self, staff: Staff, public_id: str) -> int:
         """The bot stops answering; the reporter is told an officer joined. Returns the id."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import select, update
@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from bot.messages import OutboundMessage
 from bot.metrics import OUTBOX_FAILED, OUTBOX_SENT
 from bot.storage.database import Database
-from bot.storage.models import Conversation, OutboxMessage, utcnow
+from bot.storage.models import Conversation, OutboxMessage, aware, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -179,10 +179,10 @@ class Outbox:
             for row, recipient in rows:
                 if row.conversation_id in blocked:
                     continue
-                if row.claimed_until and _aware(row.claimed_until) > now:
+                if row.claimed_until and aware(row.claimed_until) > now:
                     blocked.add(row.conversation_id)  # in flight elsewhere: keep the order
                     continue
-                if _aware(row.next_attempt_at) > now:
+                if aware(row.next_attempt_at) > now:
                     # A message waiting for its retry holds back the younger ones (order);
                     # a reminder scheduled for later does not.
                     if row.attempts:
@@ -214,7 +214,7 @@ class Outbox:
             row.attempts += 1
             row.claimed_until = None
             row.last_error = error[:1000]
-            if retryable and utcnow() - _aware(row.created_at) < RETRY_WINDOW:
+            if retryable and utcnow() - aware(row.created_at) < RETRY_WINDOW:
                 delay = min(self.first_retry_seconds * 2 ** (row.attempts - 1), MAX_RETRY_SECONDS)
                 row.next_attempt_at = utcnow() + timedelta(seconds=delay)
                 log.warning("outbox %s: attempt %s failed, retry in %.0f s", row.id, row.attempts, delay)
@@ -227,7 +227,3 @@ class Outbox:
             # Operators see failed messages as status "failed" rows and in /metrics.
             log.error("outbox %s: gave up after %s attempts: %s", row.id, row.attempts, error)
 
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -15,6 +15,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """A stored moment as an aware datetime: SQLite hands back naive ones, which are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def public_id() -> str:
     """An identifier to show outside (a transcript link, an incident id): says nothing, guesses nothing."""
     return secrets.token_hex(12)

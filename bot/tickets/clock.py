@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 
 from bot.dispatch.queue import SUPERVISORS, publish
 from bot.metrics import DEADLINE_MISSED
 from bot.storage.database import Database
-from bot.storage.models import Incident, TicketEvent, utcnow
+from bot.storage.models import Incident, TicketEvent, aware, utcnow
 from bot.tickets.desk import Rules
 from bot.tickets.document import document
 
@@ -37,7 +37,7 @@ def escalate_due(db: Database, rules: Rules, now: datetime | None = None) -> lis
             if not incident.tickets:
                 continue
             incident.escalated_at = moment
-            late = moment - _aware(incident.deadline_at)
+            late = moment - aware(incident.deadline_at)
             note = f"no movement {int(late.total_seconds() // 60)} min past the deadline"
             session.add(TicketEvent(ticket_id=incident.tickets[0].id, incident_id=incident.id,
                                     kind="escalated", actor="clock", note=note))
@@ -61,6 +61,3 @@ async def run(db: Database, rules: Rules, every: float = CHECK_SECONDS) -> None:
             log.exception("deadline check failed")
         await asyncio.sleep(every)
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

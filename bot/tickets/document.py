@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Conversation, Incident, Message, Ticket, TicketEvent
+from bot.storage.models import Conversation, Incident, Message, Ticket, TicketEvent, aware
 from bot.tickets.priority import Priorities
 from bot.tickets.regions import Regions
 
@@ -37,7 +37,7 @@ def iso(moment: datetime | None) -> str | None:
     """ISO 8601 in UTC with its offset, whatever the database handed back."""
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+    return aware(moment).astimezone(UTC).isoformat()
 
 
 def incident_number(incident: Incident) -> str:

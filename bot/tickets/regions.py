@@ -66,6 +66,10 @@ class Regions:
                     return centre
         return self.centres[self.default]
 
+    def code(self, code: str | None) -> str:
+        """A region code as stored on a conversation ("" until a ticket places it): the centre's."""
+        return self.centre(code).code
+
     def centre(self, code: str | None) -> Centre:
         """A centre by code (the default for None or an unknown code)."""
         return self.centres.get(code or "", self.centres[self.default])

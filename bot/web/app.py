@@ -30,7 +30,7 @@ def build_console(settings: Settings, core: Core, plugins: list[ChannelPlugin]) 
     services = core.services
     board = Board(services.db, services.desk.rules, settings.console_silent_minutes)
     fits = {p.name: p.fits for p in plugins if p.fits}
-    operations = Operations(services.db, board, services.desk, fits, core.outbox.push_channels)
+    operations = Operations(services.db, board, services.desk, fits)
     attempts, window = settings.console_login_attempts, 15 * 60
     limiters = (build_limiter("login-name", attempts, window, settings.redis_url),
                 build_limiter("login-address", attempts * 10, window, settings.redis_url))

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
@@ -21,7 +20,7 @@ import channels
 from bot.console.accounts import create_operator
 from bot.settings import PROJECT_DIR, Settings
 from bot.storage.models import Conversation, Ticket
-from tests.conftest import API_TOKEN, IN_CI, RunningApp
+from tests.conftest import API_TOKEN, IN_CI, RunningApp, conversation_of, rest_texts
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "journey-112-sandi"
@@ -76,17 +75,8 @@ def _login(browser: Any, app: RunningApp, name: str) -> Any:
     return page
 
 
-def _rest(app: RunningApp, sender: str, text: str) -> list[str]:
-    answer = httpx.post(f"{app.url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                        timeout=30)
-    assert answer.status_code == 200, answer.text
-    return [m.get("text", "") for m in answer.json()]
-
-
 def _public_id(app: RunningApp, sender: str) -> str:
-    with app.services.db.session() as session:
-        query = select(Conversation.public_id).where(Conversation.sender_id == sender)
-        return str(session.scalars(query).one())
+    return conversation_of(app, sender).public_id
 
 
 def _shot(page: Any, name: str) -> None:
@@ -101,7 +91,7 @@ def test_the_operators_journey(app: RunningApp, browser: Any) -> None:
 
     # 2. A report through the REST channel appears on the board live, without a reload.
     sender = f"pelapor-{uuid.uuid4().hex[:6]}"
-    _rest(app, sender, "kebakaran rumah di desa sumberrejo kendal, tolong cepat")
+    rest_texts(app, sender, "kebakaran rumah di desa sumberrejo kendal, tolong cepat")
     public_id = _public_id(app, sender)
     row = board.locator(f"tr[data-conversation='{public_id}']")
     row.wait_for(timeout=15_000)
@@ -113,7 +103,7 @@ def test_the_operators_journey(app: RunningApp, browser: Any) -> None:
     board.wait_for_url(f"**/console/c/{public_id}")
     board.click("#take-over")
     board.wait_for_selector("#hand-back")
-    told = _rest(app, sender, "apinya makin besar")
+    told = rest_texts(app, sender, "apinya makin besar")
     assert told[0].startswith("Petugas 112 sudah bergabung")
     assert len(told) == 1  # the bot is silent
     board.locator("#transcript").get_by_text("apinya makin besar").wait_for(timeout=15_000)
@@ -126,11 +116,11 @@ def test_the_operators_journey(app: RunningApp, browser: Any) -> None:
     board.fill("#reply-text", "Damkar sedang menuju. Jauhi rumah dan jangan masuk lagi.")
     board.click("#send")
     board.locator("#transcript .msg.operator").last.wait_for()
-    assert _rest(app, sender, "baik pak") == ["Damkar sedang menuju. Jauhi rumah dan jangan masuk lagi."]
+    assert rest_texts(app, sender, "baik pak") == ["Damkar sedang menuju. Jauhi rumah dan jangan masuk lagi."]
     _shot(board, "conversation")
 
     # 6. A script injection arrives live and is shown as text.
-    _rest(app, sender, '<img src=x onerror="alert(1)"><script>alert(2)</script>')
+    rest_texts(app, sender, '<img src=x onerror="alert(1)"><script>alert(2)</script>')
     transcript = board.locator("#transcript")
     transcript.get_by_text("<script>alert(2)</script>", exact=False).wait_for(timeout=15_000)
     assert board.locator("#transcript img").count() == 0
@@ -140,7 +130,7 @@ def test_the_operators_journey(app: RunningApp, browser: Any) -> None:
     # 5. Hand back: the bot answers again.
     board.click("#hand-back")
     board.wait_for_selector("#take-over")
-    again = _rest(app, sender, "laporan saya bagaimana?")
+    again = rest_texts(app, sender, "laporan saya bagaimana?")
     assert again[0].startswith("Petugas 112 tetap memantau") and len(again) >= 2
 
     # 8. An edit of the type re-routes the ticket.
@@ -158,7 +148,7 @@ def test_the_operators_journey(app: RunningApp, browser: Any) -> None:
     # 7. A reporter's "mau ngomong sama orang" marks the conversation, live.
     board.goto("/console/board")
     other = f"pelapor-{uuid.uuid4().hex[:6]}"
-    answers = _rest(app, other, "mau ngomong sama orang")
+    answers = rest_texts(app, other, "mau ngomong sama orang")
     assert any("Petugas 112 sudah diminta membalas" in a for a in answers)
     marked = board.locator(f"tr[data-conversation='{_public_id(app, other)}'] .flag")
     marked.wait_for(timeout=15_000)

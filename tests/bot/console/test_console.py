@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -16,28 +15,14 @@ from sqlalchemy import select
 from bot.storage.models import AuditEntry, Conversation, DispatchItem, OperatorSession, Ticket
 from tests.bot.console.conftest import PASSWORD, Login, Operator, csrf_of
 from tests.channels.fake_sms_gateway import FakeSmsGateway
-from tests.conftest import API_TOKEN, RunningApp, eventually
+from tests.conftest import API_TOKEN, RunningApp, conversation_of, eventually, rest_texts
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 _count = itertools.count()
 
 
-def rest(app: RunningApp, sender: str, text: str, **metadata: Any) -> list[str]:
-    body = {"sender": sender, "message": text, "metadata": metadata}
-    answer = httpx.post(f"{app.url}/webhooks/rest/webhook", json=body, timeout=30)
-    assert answer.status_code == 200, answer.text
-    return [m.get("text", "") for m in answer.json()]
-
-
 def reporter() -> str:
     return f"pelapor-{uuid.uuid4().hex[:8]}"
-
-
-def conversation_of(app: RunningApp, sender: str) -> Conversation:
-    with app.services.db.session() as session:
-        found = session.scalars(select(Conversation).where(Conversation.sender_id == sender)).one()
-        session.expunge(found)
-        return found
 
 
 def audit_actions(app: RunningApp, conversation_id: int) -> list[str]:
@@ -92,7 +77,7 @@ def test_an_action_without_the_sessions_form_token_changes_nothing(
     console_app: RunningApp, login: Login
 ) -> None:
     sender = reporter()
-    rest(console_app, sender, "kebakaran rumah di jalan pemuda kendal")
+    rest_texts(console_app, sender, "kebakaran rumah di jalan pemuda kendal")
     public_id = conversation_of(console_app, sender).public_id
     sari: Operator = login("sari")
     for form in ({}, {"csrf": "wrong"}, {"csrf": sari.csrf[:-1]}):
@@ -112,7 +97,7 @@ def test_the_board_shows_a_report_to_its_regions_operators_only(
     console_app: RunningApp, login: Login
 ) -> None:
     sender = reporter()
-    rest(console_app, sender, "ada kebakaran rumah di kecamatan weleri kendal")
+    rest_texts(console_app, sender, "ada kebakaran rumah di kecamatan weleri kendal")
     conversation = conversation_of(console_app, sender)
     assert conversation.region == "33.24"
     sari, budi = login("sari"), login("budi")
@@ -128,8 +113,8 @@ def test_a_board_row_has_type_priority_place_channel_clock_and_reporters(
     console_app: RunningApp, login: Login
 ) -> None:
     first, second = reporter(), reporter()
-    rest(console_app, first, "rumah roboh di kaliwungu kendal, ada orang terjepit")
-    rest(console_app, second, "tolong rumah ambruk di kaliwungu kendal")
+    rest_texts(console_app, first, "rumah roboh di kaliwungu kendal, ada orang terjepit")
+    rest_texts(console_app, second, "tolong rumah ambruk di kaliwungu kendal")
     sari: Operator = login("sari")
     rows = sari.http.get("/console/board/rows").text
     public_id = conversation_of(console_app, first).public_id
@@ -151,9 +136,9 @@ def test_a_failed_turn_and_unsure_messages_mark_the_conversation(
     unsure = [t for t in candidates if (p := nlu.parse(t)).intent.confidence < 0.5 and not p.hazards]
     assert len(unsure) >= 2, "the candidates no longer puzzle the model: write others"
     sender = reporter()
-    rest(console_app, sender, unsure[0])
+    rest_texts(console_app, sender, unsure[0])
     assert conversation_of(console_app, sender).needs_person is None
-    rest(console_app, sender, unsure[1])
+    rest_texts(console_app, sender, unsure[1])
     assert conversation_of(console_app, sender).needs_person == "unsure_twice"
     sari: Operator = login("sari")
     rows = sari.http.get("/console/board/rows").text
@@ -165,17 +150,17 @@ def test_takeover_silences_the_bot_and_the_operator_speaks_on_the_reporters_chan
     console_app: RunningApp, login: Login
 ) -> None:
     sender = reporter()
-    rest(console_app, sender, "kecelakaan motor di jalan raya kendal")
+    rest_texts(console_app, sender, "kecelakaan motor di jalan raya kendal")
     conversation = conversation_of(console_app, sender)
     sari: Operator = login("sari")
     assert sari.post(f"/console/c/{conversation.public_id}/take-over").status_code == 303
     # The reporter's next message: the officer's note comes, the bot says nothing.
-    told = rest(console_app, sender, "orangnya berdarah di kepala")
+    told = rest_texts(console_app, sender, "orangnya berdarah di kepala")
     assert told == ["Petugas 112 sudah bergabung di percakapan ini dan akan membalas langsung. "
                     "Tetap di tempat aman."]
     path = f"/console/c/{conversation.public_id}"
     assert sari.post(f"{path}/reply", text="Ambulans menuju lokasi.").status_code == 303
-    assert rest(console_app, sender, "baik") == ["Ambulans menuju lokasi."]
+    assert rest_texts(console_app, sender, "baik") == ["Ambulans menuju lokasi."]
     page = sari.http.get(f"/console/c/{conversation.public_id}").text
     assert "orangnya berdarah di kepala" in page and "Ambulans menuju lokasi." in page
     # Another operator cannot reply into a conversation they do not hold.
@@ -184,7 +169,7 @@ def test_takeover_silences_the_bot_and_the_operator_speaks_on_the_reporters_chan
     assert "error=" in refused.headers["location"]
     # Hand back: the bot answers again, where the dialogue stood.
     assert sari.post(f"/console/c/{conversation.public_id}/hand-back").status_code == 303
-    again = rest(console_app, sender, "laporan saya gimana?")
+    again = rest_texts(console_app, sender, "laporan saya gimana?")
     assert again[0].startswith("Petugas 112 tetap memantau")
     assert len(again) >= 2 and "112-" in " ".join(again[1:])  # the bot's status answer
     assert audit_actions(console_app, conversation.id) == ["take_over", "reply", "hand_back"]
@@ -194,13 +179,13 @@ def test_close_takes_it_off_the_board_and_the_next_message_starts_afresh(
     console_app: RunningApp, login: Login
 ) -> None:
     sender = reporter()
-    rest(console_app, sender, "tes tes")
+    rest_texts(console_app, sender, "tes tes")
     conversation = conversation_of(console_app, sender)
     sari: Operator = login("sari")
     assert sari.post(f"/console/c/{conversation.public_id}/close").status_code == 303
     assert conversation.public_id not in sari.http.get("/console/board/rows").text
     assert conversation_of(console_app, sender).closed_at is not None
-    answers = rest(console_app, sender, "halo")
+    answers = rest_texts(console_app, sender, "halo")
     assert answers[0].startswith("Percakapan ini ditutup")
     assert conversation_of(console_app, sender).closed_at is None
 
@@ -234,7 +219,7 @@ def _maybe(app: RunningApp, sender: str) -> Conversation | None:
 # -- ticket edits -------------------------------------------------------------------------------
 def test_an_edit_of_the_type_re_routes_and_re_publishes(console_app: RunningApp, login: Login) -> None:
     sender = reporter()
-    rest(console_app, sender, "ada kebakaran di desa sumberrejo kendal")
+    rest_texts(console_app, sender, "ada kebakaran di desa sumberrejo kendal")
     conversation = conversation_of(console_app, sender)
     with console_app.services.db.session() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.conversation_id == conversation.id)).one()
@@ -265,8 +250,8 @@ def test_a_reporter_asking_for_a_person_is_marked_and_told_and_the_api_shows_it(
     console_app: RunningApp, login: Login
 ) -> None:
     sender = reporter()
-    rest(console_app, sender, "ada orang pingsan di alun-alun kendal")
-    answers = rest(console_app, sender, "mau bicara dengan petugas")
+    rest_texts(console_app, sender, "ada orang pingsan di alun-alun kendal")
+    answers = rest_texts(console_app, sender, "mau bicara dengan petugas")
     assert any("Petugas 112 sudah diminta membalas" in a for a in answers)
     conversation = conversation_of(console_app, sender)
     assert conversation.needs_person == "request_human"
@@ -283,7 +268,7 @@ def test_supervisors_see_who_holds_what_reassign_and_read_the_audit_log(
     console_app: RunningApp, login: Login
 ) -> None:
     sender = reporter()
-    rest(console_app, sender, "pohon tumbang menutup jalan di kendal")
+    rest_texts(console_app, sender, "pohon tumbang menutup jalan di kendal")
     conversation = conversation_of(console_app, sender)
     sari, wati = login("sari"), login("wati")
     assert sari.http.get("/console/supervisor").status_code == 403
@@ -307,7 +292,7 @@ def test_supervisors_see_who_holds_what_reassign_and_read_the_audit_log(
 ])
 def test_reporter_text_is_escaped_on_every_page(console_app: RunningApp, login: Login, text: str) -> None:
     sender = reporter()
-    rest(console_app, sender, text)
+    rest_texts(console_app, sender, text)
     conversation = conversation_of(console_app, sender)
     sari: Operator = login("sari")
     for page in (sari.http.get(f"/console/c/{conversation.public_id}").text,

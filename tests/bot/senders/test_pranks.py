@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bot.senders import history, prank_score, pranks_this_week
 from bot.settings import Settings
 from bot.storage.models import Conversation, Message, Ticket, TicketEvent, utcnow
-from tests.conftest import API_TOKEN, RunningApp
+from tests.conftest import API_TOKEN, RunningApp, conversation_of, rest_texts
 
 
 @pytest.fixture
@@ -29,20 +29,6 @@ def app(settings: Settings) -> Iterator[RunningApp]:
         moment = 1_800_000_000.0 - 1_800_000_000.0 % 3600 + 1
         conversations.sender_rate.clock = conversations.throttled_replies.clock = lambda: moment
         yield running
-
-
-def _rest(app: RunningApp, sender: str, text: str) -> list[str]:
-    answer = httpx.post(f"{app.url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                        timeout=30)
-    assert answer.status_code == 200, answer.text
-    return [m.get("text", "") for m in answer.json()]
-
-
-def _conversation(app: RunningApp, sender: str) -> Conversation:
-    with app.services.db.session() as session:
-        found = session.scalars(select(Conversation).where(Conversation.sender_id == sender)).one()
-        session.expunge(found)
-        return found
 
 
 def _seed_pranks(app: RunningApp, sender: str, count: int) -> None:
@@ -71,10 +57,10 @@ def test_score_halves_every_week_and_the_week_counts_exactly() -> None:
 
 def test_a_prank_gets_what_112_is_for_and_the_local_sanction_and_no_ticket(app: RunningApp) -> None:
     sender = f"iseng-{uuid.uuid4().hex[:6]}"
-    answers = _rest(app, sender, "tes tes 123")
+    answers = rest_texts(app, sender, "tes tes 123")
     assert answers[0].startswith("Ini layanan darurat 112")
     assert "sanksi" in answers[1] and "Kendal" in answers[1]
-    conversation = _conversation(app, sender)
+    conversation = conversation_of(app, sender)
     assert len(conversation.pranks) == 1
     with app.services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)
@@ -83,22 +69,22 @@ def test_a_prank_gets_what_112_is_for_and_the_local_sanction_and_no_ticket(app: 
 
 def test_a_known_prankster_is_throttled_but_every_message_is_kept(app: RunningApp) -> None:
     sender = f"iseng-{uuid.uuid4().hex[:6]}"
-    _rest(app, sender, "halo")
+    rest_texts(app, sender, "halo")
     _seed_pranks(app, sender, 6)  # hours old: a score just under 6, over the limit of 5
-    assert _rest(app, sender, "tes doang") != []   # one reply per window
-    assert _rest(app, sender, "wkwk iseng") == []  # then silence
-    assert _rest(app, sender, "halo lagi") == []
+    assert rest_texts(app, sender, "tes doang") != []   # one reply per window
+    assert rest_texts(app, sender, "wkwk iseng") == []  # then silence
+    assert rest_texts(app, sender, "halo lagi") == []
     assert _stored(app, sender) == (4, 4)          # stored and understood all the same
-    assert len(_conversation(app, sender).pranks) == 8
+    assert len(conversation_of(app, sender).pranks) == 8
 
 
 def test_a_known_prankster_reporting_a_fire_is_dispatched_guided_and_flagged(app: RunningApp) -> None:
     sender = f"iseng-{uuid.uuid4().hex[:6]}"
-    _rest(app, sender, "tes")
+    rest_texts(app, sender, "tes")
     _seed_pranks(app, sender, 3)
-    answers = _rest(app, sender, "kebakaran rumah di desa sumberrejo kendal, tolong")
+    answers = rest_texts(app, sender, "kebakaran rumah di desa sumberrejo kendal, tolong")
     assert any("112-" in a for a in answers) and len(answers) >= 2  # ticket, then guidance
-    conversation = _conversation(app, sender)
+    conversation = conversation_of(app, sender)
     assert conversation.needs_person == "prank_history"
     with app.services.db.session() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.conversation_id == conversation.id)).one()
@@ -115,26 +101,26 @@ def test_a_sender_writing_too_fast_gets_throttled_replies_but_an_emergency_is_an
     app: RunningApp,
 ) -> None:
     sender = f"cepat-{uuid.uuid4().hex[:6]}"
-    answered = [bool(_rest(app, sender, f"halo {n}")) for n in range(9)]
+    answered = [bool(rest_texts(app, sender, f"halo {n}")) for n in range(9)]
     assert answered[:6] == [True] * 6 and answered[6] is True and answered[7:] == [False, False]
-    assert _rest(app, sender, "banjir masuk rumah di kendal") != []
+    assert rest_texts(app, sender, "banjir masuk rumah di kendal") != []
 
 
 def test_a_sender_marked_abusive_is_throttled_until_cleared(app: RunningApp, settings: Settings) -> None:
     sender = f"kasar-{uuid.uuid4().hex[:6]}"
-    _rest(app, sender, "halo")
+    rest_texts(app, sender, "halo")
     env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url or ""}
     marked = subprocess.run([sys.executable, "-m", "bot", "sender", "mark", "rest", sender, "--by", "wati"],
                             capture_output=True, text=True, env=env, timeout=120, check=False)
     assert marked.returncode == 0, marked.stderr
-    conversation = _conversation(app, sender)
+    conversation = conversation_of(app, sender)
     assert conversation.abusive_by == "supervisor:wati"
     assert history(conversation) == "sender history: marked abusive by supervisor:wati"
-    assert _rest(app, sender, "halo 1") != [] and _rest(app, sender, "halo 2") == []
+    assert rest_texts(app, sender, "halo 1") != [] and rest_texts(app, sender, "halo 2") == []
     cleared = subprocess.run([sys.executable, "-m", "bot", "sender", "clear", "rest", sender],
                              capture_output=True, text=True, env=env, timeout=120, check=False)
     assert cleared.returncode == 0
-    assert _conversation(app, sender).abusive_since is None
+    assert conversation_of(app, sender).abusive_since is None
     nobody = subprocess.run([sys.executable, "-m", "bot", "sender", "mark", "rest", "nobody-here"],
                             capture_output=True, text=True, env=env, timeout=120, check=False)
     assert nobody.returncode == 2
