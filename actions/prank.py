@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import context
@@ -30,4 +31,4 @@ class ActionPrank(Action):
         text = services.regions.centre(region).redirects.get("prank")
         if text:
             dispatcher.utter_message(text=text.get(context.language(tracker)) or text["id"])
-        return []
+        return [SlotSet("triage", {"outcome": "prank"})]

@@ -1,4 +1,4 @@
-"""The `sigap` command: train, serve, shell, nlu parse/test, dispatch listen."""
+"""The `sigap` command: train, serve, shell, nlu parse/test, dispatch listen, report, ..."""
 
 from __future__ import annotations
 
@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--once", action="store_true", help="exit when the queue is empty")
     listen.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     listen.set_defaults(handler=_dispatch_listen)
+
+    report = commands.add_parser("report", help="the centres' figures: contacts, incidents, pranks, ...")
+    report.add_argument("--since", default="7d", help="a span back from now (7d, 24h, 90m) or a date (UTC)")
+    report.add_argument("--region", action="append", default=[],
+                        help="a 112 centre's code (regions.yml); repeat for several; default: all")
+    report.set_defaults(handler=_report)
 
     db = commands.add_parser("db", help="the database schema (Alembic migrations)").add_subparsers(
         required=True, metavar="DB_COMMAND")
@@ -287,8 +293,8 @@ def _operator_create(args: argparse.Namespace) -> int:
 
 
 def _sender_mark(args: argparse.Namespace) -> int:
-    from bot.senders import mark
     from bot.services import build_services
+    from bot.triage.senders import mark
 
     if not mark(build_services(get_settings()).db, args.channel, args.sender_id, f"supervisor:{args.by}"):
         print("no such sender on that channel", file=sys.stderr)
@@ -298,13 +304,37 @@ def _sender_mark(args: argparse.Namespace) -> int:
 
 
 def _sender_clear(args: argparse.Namespace) -> int:
-    from bot.senders import clear
     from bot.services import build_services
+    from bot.triage.senders import clear
 
     if not clear(build_services(get_settings()).db, args.channel, args.sender_id):
         print("no such sender on that channel", file=sys.stderr)
         return 2
     print("cleared")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.services import build_services
+    from bot.storage.models import utcnow
+    from bot.triage.report import ReportError, figures, render, since
+
+    services = build_services(get_settings())
+    unknown = sorted(set(args.region) - set(services.regions.centres))
+    if unknown:
+        print(f"unknown centre {', '.join(unknown)}; known: {', '.join(sorted(services.regions.centres))}",
+              file=sys.stderr)
+        return 2
+    end = utcnow()
+    try:
+        start = since(args.since, end)
+    except ReportError as error:
+        print(error, file=sys.stderr)
+        return 2
+    rows = [r for r in figures(services.db, services.regions, start, end)
+            if not args.region or r.region in args.region]
+    print(render(rows, start, end))
+    services.db.dispose()
     return 0
 
 

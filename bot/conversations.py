@@ -6,7 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,14 +17,25 @@ from bot.coordination.locks import ConversationLocks, MemoryLocks
 from bot.coordination.pubsub import PubSub, build_pubsub
 from bot.coordination.ratelimit import RateLimiter, build_limiter
 from bot.dialogue.engine import Engine, Turn
+from bot.dialogue.responses import render
 from bot.dialogue.tracker import DialogueState
 from bot.messages import Accepted, InboundMessage, OutboundMessage
-from bot.metrics import MESSAGES_IN, PARSE_SECONDS, PRANKS, THROTTLED
+from bot.metrics import (
+    CHAIN_MESSAGES,
+    MESSAGES_IN,
+    NON_EMERGENCIES,
+    PARSE_SECONDS,
+    PRANKS,
+    REPEATS,
+    SILENT_CHATS,
+    THROTTLED,
+)
 from bot.privacy import mask
-from bot.senders import history, prank_score, record_prank
 from bot.services import Services
 from bot.storage.models import Conversation, Message, OutboxMessage, Ticket, TicketEvent, utcnow
 from bot.tickets.views import CLOSED_STATUSES
+from bot.triage import contacts
+from bot.triage.senders import history, prank_score, record_prank
 from nlu.model import NLU
 
 log = logging.getLogger(__name__)
@@ -40,6 +52,20 @@ ASKS_FOR_PERSON = 0.35
 EMERGENCY, PRANK = "report_emergency", "prank_or_test"
 # Where the console shows a conversation: its centre's region code and its public id.
 Where = tuple[str, str]
+
+
+@dataclass
+class Outcome:
+    """What one processed message came to: the replies, what its contact became (bot/triage),
+    and what the console should know."""
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    kind: str = "other"  # incident | information | prank | other | silent
+    target: str | None = None
+    region: str | None = None  # the centre a non-emergency named, when not the conversation's
+    close: bool = False
+    unsure: bool = False
+    flag: str | None = None
 
 
 class Conversations:
@@ -101,7 +127,10 @@ class Conversations:
         return await self.process(accepted)
 
     async def process(self, accepted: Accepted) -> list[OutboundMessage]:
-        """Process every pending message of the conversation in order, up to this one."""
+        """Process every pending message of the conversation in order, up to this one; the same
+        text again gets no reply (the first copy was answered)."""
+        if accepted.collapsed:
+            return []
         async with self.locks.hold(accepted.conversation_id):
             pending = await asyncio.to_thread(self._pending, accepted.conversation_id)
             for message_id in pending:
@@ -179,6 +208,13 @@ class Conversations:
     def _insert(self, message: InboundMessage) -> tuple[Accepted, Where]:
         with self.db.session() as session:
             conversation = self._conversation(session, message)
+            region = self.services.regions.code(conversation.region)
+            where = (region, conversation.public_id)
+            first = contacts.repeat_of(session, conversation.id, message)
+            if first is not None:
+                if contacts.count_repeat(first, message.provider_message_id):
+                    REPEATS.labels(region).inc()
+                return Accepted(first.id, conversation.id, duplicate=True, collapsed=True), where
             row = Message(
                 conversation_id=conversation.id,
                 channel=message.channel,
@@ -186,12 +222,14 @@ class Conversations:
                 text=message.text,
                 provider_message_id=message.provider_message_id,
                 payload=_payload(message),
+                digest=contacts.digest(message.text),
                 created_at=message.received_at,
             )
             session.add(row)
             session.flush()
             MESSAGES_IN.labels(message.channel).inc()
-            where = (self.services.regions.code(conversation.region), conversation.public_id)
+            if row.digest is not None:
+                _count_chain(session, row, region)
             return Accepted(row.id, conversation.id, duplicate=False), where
 
     def _duplicate(self, message: InboundMessage) -> Accepted | None:
@@ -220,8 +258,8 @@ class Conversations:
             session.add(conversation)
             session.flush()
         elif conversation.closed_at is not None:
-            # Closed by an operator: the reporter writes again, a new dialogue begins.
-            conversation.closed_at, conversation.tracker = None, {}
+            # Closed (by an operator, or after a non-emergency): a new dialogue, a new contact.
+            conversation.closed_at, conversation.tracker, conversation.contact_id = None, {}, None
         conversation.updated_at = utcnow()
         return conversation
 
@@ -266,16 +304,41 @@ class Conversations:
 
     # -- one turn -------------------------------------------------------------
     async def _process_one(self, message_id: int) -> None:
-        conversation, message = await asyncio.to_thread(self._load, message_id)
+        conversation, message, silent_before = await asyncio.to_thread(self._load, message_id)
         if conversation.held_by_operator:
             # An operator holds the conversation: the bot stays silent, the console shows it.
-            where = await asyncio.to_thread(self._save, conversation.id, message.id, None, [])
+            where = await asyncio.to_thread(self._save, conversation.id, message.id, None, None)
             await self.announce(conversation.id, "message", where)
             return
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
         gps = _gps(message.payload)
         with PARSE_SECONDS.time():
             parse = await asyncio.to_thread(self.nlu.parse, message.text, gps)
+        words_signal = bool(parse.hazards or parse.cues or parse.help_call)
+        signal = parse.intent.name == EMERGENCY or words_signal
+        # A dot or a sticker has no words for the classifier to weigh: its intent is noise.
+        if not words_signal and contacts.trivial(message.text, message.payload) and not _reporting(state):
+            outcome = self._silent(conversation, state, silent_before)
+        else:
+            outcome = await self._turn(conversation, message, state, parse, signal)
+        where = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome)
+        await self.announce(conversation.id, "turn", where)
+        log.info(
+            "conversation %s (%s %s): intent %s, %s",
+            conversation.id, conversation.channel, mask(conversation.sender_id),
+            parse.intent.name, outcome.kind,
+        )
+
+    def _silent(self, conversation: Conversation, state: DialogueState, silent_before: int) -> Outcome:
+        """A dot, a sticker, one character: how to report, said once a contact; never throttled,
+        so whatever the sender writes next is served at once."""
+        if silent_before:
+            return Outcome(kind="silent")
+        reply = render(self.services.domain.responses, "utter_silent", state.slots, conversation.channel)
+        return Outcome([reply], kind="silent")
+
+    async def _turn(self, conversation: Conversation, message: Message, state: DialogueState,
+                    parse: Any, signal: bool) -> Outcome:
         turn = Turn(
             sender_id=str(conversation.id),
             channel=conversation.channel,
@@ -283,57 +346,52 @@ class Conversations:
             parse=parse.to_dict(),
             metadata={"message_id": message.id, **message.payload},
         )
-        flag = _person_wanted(parse.intent_ranking)
+        outcome = Outcome(flag=_person_wanted(parse.intent_ranking))
         throttled = await self._throttled(conversation)
         try:
-            replies = await self.engine.handle(state, turn)
+            outcome.replies = await self.engine.handle(state, turn)
         except Exception:
             # The message stays stored and marked; an operator sees it in the console.
             log.exception("turn failed for conversation %s", conversation.id)
-            replies = [{"text": _apology(state.slots.get("user_language"))}]
-            flag = "turn_failed"
-        signal = parse.intent.name == EMERGENCY or bool(parse.hazards or parse.cues or parse.help_call)
-        if throttled and not signal and replies:
+            outcome.replies = [{"text": _apology(state.slots.get("user_language"))}]
+            outcome.flag = "turn_failed"
+        if throttled and not signal and outcome.replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
             if reporting is None and not await self.throttled_replies.hit(str(conversation.id)):
                 THROTTLED.labels(self.services.regions.code(conversation.region)).inc()
-                replies = []  # stored and understood; the answer waits for the window
-        prank = parse.intent.name == PRANK and not (parse.needs_check or parse.hazards or signal)
-        unsure = parse.intent.confidence < UNSURE_CONFIDENCE and not (parse.hazards or parse.cues)
-        where = await asyncio.to_thread(self._save, conversation.id, message.id, state, replies, unsure, flag,
-                                        prank)
-        await self.announce(conversation.id, "turn", where)
-        log.info(
-            "conversation %s (%s %s): intent %s",
-            conversation.id, conversation.channel, mask(conversation.sender_id),
-            parse.intent.name,
-        )
+                outcome.replies = []  # stored and understood; the answer waits for the window
+        # What the action that answered made of it (actions/prank.py, actions/redirect.py).
+        triage = state.slots.get("triage") or {}
+        state.slots["triage"] = None
+        if state.slots.get("ticket_id") is not None:
+            outcome.kind = "incident"
+        elif triage.get("outcome") == "prank" and not (parse.needs_check or parse.hazards or signal):
+            outcome.kind = "prank"
+        elif triage.get("outcome") == "information" and not signal:
+            outcome.kind, outcome.target = "information", triage.get("target")
+            outcome.region, outcome.close = triage.get("region"), bool(triage.get("close"))
+        outcome.unsure = parse.intent.confidence < UNSURE_CONFIDENCE and not (parse.hazards or parse.cues)
+        return outcome
 
-    def _load(self, message_id: int) -> tuple[Conversation, Message]:
+    def _load(self, message_id: int) -> tuple[Conversation, Message, int]:
         with self.db.session() as session:
             message = session.get_one(Message, message_id)
-            return session.get_one(Conversation, message.conversation_id), message
+            conversation = session.get_one(Conversation, message.conversation_id)
+            contact = contacts.current(session, conversation, utcnow(), self._contact_length)
+            return conversation, message, contact.silent if contact is not None else 0
 
-    def _save(
-        self, conversation_id: int, message_id: int, state: DialogueState | None,
-        replies: list[dict[str, Any]], unsure: bool = False, flag: str | None = None,
-        prank: bool = False,
-    ) -> Where:
+    @property
+    def _contact_length(self) -> timedelta:
+        return timedelta(minutes=self.services.domain.session_expiration_minutes or 60)
+
+    def _save(self, conversation_id: int, message_id: int, state: DialogueState | None,
+              outcome: Outcome | None) -> Where:
+        """One transaction: the dialogue state, the contact, the marks, the replies (and their outbox)."""
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
-            if prank:
-                record_prank(conversation)
-                PRANKS.labels(self.services.regions.code(conversation.region)).inc()
-            elif state is not None:
-                flag = _note_history(session, conversation) or flag
-            if state is not None:
-                conversation.tracker = state.to_json()
-                conversation.language = str(state.slots.get("user_language") or "id")
-                conversation.unsure_streak = conversation.unsure_streak + 1 if unsure else 0
-                if conversation.unsure_streak >= 2 and not conversation.needs_person:
-                    flag = flag or "unsure_twice"
-            if flag and conversation.needs_person != "request_human":
-                conversation.needs_person = flag
+            replies = outcome.replies if outcome is not None else []
+            if state is not None and outcome is not None:
+                self._note(session, conversation, state, outcome)
             conversation.updated_at = utcnow()
             session.get_one(Message, message_id).processed_at = utcnow()
             push = conversation.channel in self.push_channels
@@ -353,6 +411,34 @@ class Conversations:
                 ))
             return self.services.regions.code(conversation.region), conversation.public_id
 
+    def _note(self, session: Any, conversation: Conversation, state: DialogueState, outcome: Outcome) -> None:
+        """The dialogue state, what the contact became, the prank record and the console's marks."""
+        region = self.services.regions.code(conversation.region)
+        flag = outcome.flag
+        if outcome.kind == "prank":
+            record_prank(conversation)
+            PRANKS.labels(region).inc()
+        else:
+            flag = _note_history(session, conversation) or flag
+        conversation.tracker = state.to_json()
+        conversation.language = str(state.slots.get("user_language") or "id")
+        conversation.unsure_streak = conversation.unsure_streak + 1 if outcome.unsure else 0
+        if conversation.unsure_streak >= 2 and not conversation.needs_person:
+            flag = flag or "unsure_twice"
+        if flag and conversation.needs_person != "request_human":
+            conversation.needs_person = flag
+        now = utcnow()
+        silent = outcome.kind == "silent"
+        contact = contacts.note(session, conversation, outcome.kind, outcome.target, silent, now,
+                                self._contact_length, outcome.region)
+        if silent and contact.silent == 1:
+            SILENT_CHATS.labels(region).inc()
+        if outcome.kind == "information":
+            NON_EMERGENCIES.labels(outcome.region or region, outcome.target or "default").inc()
+        if outcome.close:
+            # Not an emergency, nothing under way: closed without a ticket (the board lets it go).
+            conversation.closed_at, conversation.contact_id = now, None
+
 
 def _payload(message: InboundMessage) -> dict[str, Any]:
     payload: dict[str, Any] = {}
@@ -368,6 +454,22 @@ def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
     if not location:
         return None
     return (float(location["latitude"]), float(location["longitude"]))
+
+
+def _reporting(state: DialogueState) -> bool:
+    """A report or its guidance under way: every message goes to the dialogue, a dot included."""
+    slots = state.slots
+    return bool(state.active_loop or slots.get("ticket_id") is not None or slots.get("guidance_waiting"))
+
+
+def _count_chain(session: Any, row: Message, region: str) -> None:
+    """A long text many senders sent within minutes is a chain message (the supervisor board
+    shows it); each sender's first copy is still understood like any message."""
+    senders = contacts.chain_senders(session, str(row.digest), row.created_at)
+    if senders == contacts.CHAIN_SENDERS:
+        CHAIN_MESSAGES.labels(region).inc(senders)
+    elif senders > contacts.CHAIN_SENDERS:
+        CHAIN_MESSAGES.labels(region).inc()
 
 
 def _note_history(session: Any, conversation: Conversation) -> str | None:

@@ -16,6 +16,9 @@ MAX_PROVIDER_ID_CHARS = 128
 MAX_CHANNEL_CHARS = 32
 MAX_MEDIA_ITEMS = 10
 MAX_MEDIA_CHARS = 1000
+# What a channel stores for a sticker (its picture cannot be read): an operator sees it, and a
+# chat of nothing else is a silent one (bot/triage/contacts.py).
+STICKER_TEXT = "[sticker]"
 # A message says when it was received; a clock that far off is replaced by the server's.
 RECEIVED_AT_SLACK = timedelta(days=7)
 # NUL and the other C0 controls but tab and newline, C1 controls and lone surrogates: none is
@@ -113,8 +116,10 @@ class OutboundMessage:
 
 @dataclass(frozen=True)
 class Accepted:
-    """An inbound message stored (or recognised as a retry of one already stored)."""
+    """An inbound message stored (or recognised as a retry of one already stored, or as the same
+    text again from the same sender, counted on the first: `collapsed`)."""
 
     message_id: int
     conversation_id: int
     duplicate: bool
+    collapsed: bool = False

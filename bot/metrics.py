@@ -21,3 +21,13 @@ DEADLINE_MISSED = Counter(
 )
 PRANKS = Counter("sigap_pranks_total", "Messages answered as a prank or test (no hazard signal)", ["region"])
 THROTTLED = Counter("sigap_throttled_replies_total", "Replies held back from a throttled sender", ["region"])
+NON_EMERGENCIES = Counter(
+    "sigap_non_emergencies_total", "Non-emergencies and questions about 112 answered, by where sent",
+    ["region", "target"],
+)
+SILENT_CHATS = Counter("sigap_silent_chats_total", "Contacts of only dots, stickers or single characters",
+                       ["region"])
+REPEATS = Counter("sigap_repeats_collapsed_total", "The same text again from one sender, counted not stored",
+                  ["region"])
+CHAIN_MESSAGES = Counter("sigap_chain_messages_total", "Messages of a text many senders sent within minutes",
+                         ["region"])

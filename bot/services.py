@@ -22,6 +22,7 @@ from bot.tickets.incidents import Matching
 from bot.tickets.priority import Priorities
 from bot.tickets.regions import Regions
 from bot.tickets.routing import Routing
+from bot.triage.redirects import Redirects
 from nlu.types import Location
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Services:
     desk: TicketDesk
     regions: Regions
     priorities: Priorities
+    redirects: Redirects
 
     def resolve_location(
         self, text: str | None, lat: float | None = None, lon: float | None = None
@@ -48,10 +50,11 @@ class Services:
         return resolve_location(text, lat, lon, geocoder_url=self.settings.geocoder_url)
 
     def region_of(self, conversation_id: int) -> str:
-        """The centre a conversation belongs to (the default until a ticket places it)."""
+        """The centre a conversation belongs to (the default until a ticket places it, or for a
+        dialogue run without a stored conversation, as the engine's tests run one)."""
         with self.db.session() as session:
-            region = session.get_one(Conversation, conversation_id).region
-        return self.regions.code(region)
+            conversation = session.get(Conversation, conversation_id)
+        return self.regions.code(conversation.region if conversation is not None else None)
 
     def flag_for_operator(self, conversation_id: int, reason: str) -> None:
         """Mark a conversation as needing a person (blocking); the console shows the mark."""
@@ -85,6 +88,7 @@ def build_services(settings: Settings) -> Services:
         desk=TicketDesk(db, rules),
         regions=rules.regions,
         priorities=rules.priorities,
+        redirects=Redirects(rules.regions),
     )
 
 

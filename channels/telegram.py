@@ -32,7 +32,7 @@ from telegram.error import (
 )
 
 from bot.delivery.outbox import DeliveryError, Outbox
-from bot.messages import InboundMessage, OutboundMessage
+from bot.messages import STICKER_TEXT, InboundMessage, OutboundMessage
 from bot.settings import Settings
 from channels import json_limits
 from channels.sms_text import split_text
@@ -50,8 +50,6 @@ ALLOWED_UPDATES = ("message", "edited_message")
 # The bot's menu of these commands is set once with BotFather (/setcommands).
 COMMANDS = {"/start": "/greet", "/help": "/greet", "/status": "/ask_status", "/cancel": "/cancel_report"}
 LOCATION_BUTTON = "📍 Kirim lokasi / Share location"
-# Shown to an operator for a sticker: in an emergency chat even a sticker may mean something.
-STICKER_TEXT = "[sticker]"
 UNREADABLE_TEXT = "[Telegram message that could not be read]"
 log = logging.getLogger(__name__)
 

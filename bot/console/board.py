@@ -25,10 +25,14 @@ from bot.storage.models import (
 )
 from bot.tickets.desk import Rules
 from bot.tickets.views import CLOSED_STATUSES
+from bot.triage.contacts import chains
+from bot.triage.senders import pranks_this_week
 
 # Conversations quiet for longer than this leave the board (unless held or with an open ticket).
 BOARD_HOURS = 24
 BOARD_LIMIT = 200
+# Chain messages of the last hour are on the supervisor board.
+CHAIN_SHOWN = timedelta(hours=1)
 
 
 class NotVisible(LookupError):
@@ -72,6 +76,7 @@ class Entry:
     gps: tuple[float, float] | None = None
     media: list[str] = field(default_factory=list)
     delivery: str | None = None
+    repeats: int = 0  # the same text again, counted not stored
 
 
 class Board:
@@ -181,7 +186,10 @@ class Board:
                 "conversation": {"public_id": conversation.public_id, "channel": conversation.channel,
                                  "contact": conversation.sender_id, "language": conversation.language,
                                  "held_by": conversation.held_by_operator,
-                                 "needs_person": conversation.needs_person},
+                                 "needs_person": conversation.needs_person,
+                                 "abusive": conversation.abusive_since is not None,
+                                 "abusive_by": conversation.abusive_by,
+                                 "pranks_this_week": pranks_this_week(conversation.pranks or [])},
                 "entries": entries,
                 "tickets": [_ticket(t) for t in tickets],
                 "audit": [(_at(a.created_at), a.operator, a.action, a.detail) for a in audit],
@@ -189,7 +197,8 @@ class Board:
 
     # -- supervisors -----------------------------------------------------------------------------
     def supervision(self, staff: Staff) -> dict[str, Any]:
-        """Escalations, who holds what, the operators one may reassign to, the recent audit log."""
+        """Escalations, who holds what, the operators one may reassign to, chain messages of the
+        last hour, the recent audit log."""
         rows = self.rows(staff)
         with self.db.session() as session:
             active = select(Operator).where(Operator.disabled_at.is_(None)).order_by(Operator.name)
@@ -203,6 +212,7 @@ class Board:
                 "escalations": [r for r in rows if r.overdue],
                 "held": [r for r in rows if r.held_by],
                 "operators": [(o.name, o.role, list(o.regions)) for o in operators],
+                "chains": chains(session, utcnow() - CHAIN_SHOWN),
                 "audit": [(_at(a.created_at), a.operator, a.action, a.detail,
                            public.get(a.conversation_id or 0)) for a in audit],
             }
@@ -219,7 +229,7 @@ def _entry(message: Message, status: dict[int, str]) -> Entry:
     pulled = "answered" if message.direction == "out" else None
     delivery = status.get(int(outbox_id)) if outbox_id else pulled
     return Entry(message.direction, author, operator, message.text, _at(message.created_at), gps,
-                 [str(m) for m in payload.get("media") or []], delivery)
+                 [str(m) for m in payload.get("media") or []], delivery, message.repeats or 0)
 
 
 def _ticket(ticket: Ticket) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from bot.messages import clean_text
 from bot.storage.database import Database
 from bot.storage.models import AuditEntry, Conversation, Message, OutboxMessage, Ticket, utcnow
 from bot.tickets.desk import OperatorEdit, TicketDesk
+from bot.triage.senders import clear_record, set_abusive
 
 TEXTS = Path(__file__).resolve().parent / "texts.yml"
 MAX_REPLY_CHARS = 1000
@@ -99,7 +100,7 @@ class Operations:
             self._own(conversation, staff, allow_free=True)
             conversation.held_by_operator, conversation.held_since = None, None
             conversation.needs_person, conversation.closed_at = None, utcnow()
-            conversation.tracker = {}
+            conversation.tracker, conversation.contact_id = {}, None
             self._tell(session, conversation, reporter_text("closed", conversation.language), staff)
             _audit(session, staff, "close", conversation)
             return conversation.id
@@ -118,6 +119,26 @@ class Operations:
             if before is None:
                 self._tell(session, conversation, reporter_text("joined", conversation.language), staff)
             _audit(session, staff, "reassign", conversation, detail=f"{before or 'bot'} -> {other.name}")
+            return conversation.id
+
+    def mark_sender(self, staff: Staff, public_id: str) -> int:
+        """A supervisor marks the sender abusive: replies throttled, emergencies still answered."""
+        if not staff.supervises:
+            raise Refused("only supervisors mark senders")
+        with self.db.session() as session:
+            conversation = self.board.conversation(session, staff, public_id)
+            set_abusive(conversation, staff.actor)
+            _audit(session, staff, "mark_sender", conversation)
+            return conversation.id
+
+    def clear_sender(self, staff: Staff, public_id: str) -> int:
+        """A supervisor clears the sender: no mark, no pranks on record."""
+        if not staff.supervises:
+            raise Refused("only supervisors clear senders")
+        with self.db.session() as session:
+            conversation = self.board.conversation(session, staff, public_id)
+            clear_record(conversation)
+            _audit(session, staff, "clear_sender", conversation)
             return conversation.id
 
     def edit_ticket(self, staff: Staff, public_id: str, ticket_id: int, edit: OperatorEdit) -> int:

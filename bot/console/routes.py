@@ -274,6 +274,16 @@ async def reassign(request: Request, public_id: str) -> Response:
                       lambda ops, staff, form: ops.reassign(staff, public_id, form.get("to", "")))
 
 
+@router.post("/c/{public_id}/sender/mark")
+async def mark_sender(request: Request, public_id: str) -> Response:
+    return await _act(request, public_id, lambda ops, staff, _form: ops.mark_sender(staff, public_id))
+
+
+@router.post("/c/{public_id}/sender/clear")
+async def clear_sender(request: Request, public_id: str) -> Response:
+    return await _act(request, public_id, lambda ops, staff, _form: ops.clear_sender(staff, public_id))
+
+
 @router.post("/c/{public_id}/tickets/{ticket_id}")
 async def edit_ticket(request: Request, public_id: str, ticket_id: int) -> Response:
     if not 0 < ticket_id < 2**63:

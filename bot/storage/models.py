@@ -67,6 +67,8 @@ class Conversation(Base):
     # Marked abusive by a supervisor (console or `sigap sender mark`): replies are throttled.
     abusive_since: Mapped[datetime | None] = mapped_column(default=None)
     abusive_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The contact under way (what a call is to a voice centre), None between contacts.
+    contact_id: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -78,6 +80,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel", "provider_message_id"),
         Index("ix_message_conversation", "conversation_id", "id"),
+        Index("ix_message_digest", "digest", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -88,6 +91,10 @@ class Message(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(128), default=None)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"), default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The same text again from the same sender within minutes: counted here, not stored again.
+    repeats: Mapped[int] = mapped_column(default=0)
+    # A long inbound text's fingerprint: the same text from many senders is a chain message.
+    digest: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -287,3 +294,24 @@ class AuditEntry(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), default=None)
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contact(Base):
+    """One contact of a reporter with the centre, what a call is to a voice centre: from its first
+    message to an hour's silence or its closing, and what it turned out to be (the weekly figures)."""
+
+    __tablename__ = "contact"
+    __table_args__ = (Index("ix_contact_started", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(16), default="")
+    # incident | information | prank | other | silent (the highest reached; see bot/triage/contacts.py)
+    outcome: Mapped[str] = mapped_column(String(16), default="silent")
+    # Where information sent the reporter ("water", "default", "faq:cost").
+    target: Mapped[str | None] = mapped_column(String(64), default=None)
+    messages: Mapped[int] = mapped_column(default=0)
+    silent: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)

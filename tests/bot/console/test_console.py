@@ -299,3 +299,44 @@ def test_reporter_text_is_escaped_on_every_page(console_app: RunningApp, login: 
                  sari.http.get(f"/console/c/{conversation.public_id}/transcript").text):
         assert "<script>alert" not in page and "<img src=x" not in page and '<a href="javascript:' not in page
         assert "&lt;" in page
+
+
+# -- senders -------------------------------------------------------------------------------------------
+def test_a_supervisor_marks_a_sender_abusive_and_clears_them_from_the_conversation_page(
+    console_app: RunningApp, login: Login
+) -> None:
+    sender = reporter()
+    rest_texts(console_app, sender, "tes tes iseng doang")
+    conversation = conversation_of(console_app, sender)
+    sari, wati = login("sari"), login("wati")
+    page = f"/console/c/{conversation.public_id}"
+    assert "mark-sender" not in sari.http.get(page).text  # operators see no such button
+    refused = sari.post(f"{page}/sender/mark")
+    assert "error=" in refused.headers["location"]
+    assert conversation_of(console_app, sender).abusive_since is None
+    seen = wati.http.get(page).text
+    assert 'id="mark-sender"' in seen and ("1 iseng minggu ini" in seen or "1 pranks this week" in seen)
+    wati.post(f"{page}/sender/mark")
+    marked = conversation_of(console_app, sender)
+    assert marked.abusive_since is not None and marked.abusive_by == "operator:wati"
+    assert 'id="clear-sender"' in wati.http.get(page).text
+    wati.post(f"{page}/sender/clear")
+    cleared = conversation_of(console_app, sender)
+    assert cleared.abusive_since is None and cleared.pranks == []
+    assert audit_actions(console_app, conversation.id)[-2:] == ["mark_sender", "clear_sender"]
+
+
+def test_the_supervisor_board_shows_a_chain_message_and_a_transcript_counts_repeats(
+    console_app: RunningApp, login: Login
+) -> None:
+    chain = f"pesan berantai: kirim ke sepuluh orang atau sial seminggu, nomor {reporter()}"
+    for _ in range(5):
+        rest_texts(console_app, reporter(), chain)
+    wati = login("wati")
+    board = wati.http.get("/console/supervisor").text
+    assert chain in board and ">5<" in board
+    sender = reporter()
+    for _ in range(3):
+        rest_texts(console_app, sender, "tolong kirim petugas ke sini sekarang juga")
+    transcript = wati.http.get(f"/console/c/{conversation_of(console_app, sender).public_id}/transcript").text
+    assert "×3" in transcript

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.senders import history, prank_score, pranks_this_week
 from bot.settings import Settings
 from bot.storage.models import Conversation, Message, Ticket, TicketEvent, utcnow
+from bot.triage.senders import history, prank_score, pranks_this_week
 from tests.conftest import API_TOKEN, RunningApp, conversation_of, rest_texts
 
 

@@ -50,24 +50,32 @@ def history(conversation: Conversation, now: datetime | None = None) -> str | No
     return "sender history: " + ", ".join(parts) if parts else None
 
 
+def set_abusive(conversation: Conversation, by: str) -> None:
+    """The supervisor's mark: the sender's replies are throttled from now on."""
+    conversation.abusive_since, conversation.abusive_by = utcnow(), by[:64]
+
+
+def clear_record(conversation: Conversation) -> None:
+    """No mark, no pranks on record."""
+    conversation.abusive_since, conversation.abusive_by, conversation.pranks = None, None, []
+
+
 def mark(db: Database, channel: str, sender_id: str, by: str) -> bool:
     """Mark a sender abusive; False when no such sender has written."""
     with db.session() as session:
         found = _find(session, channel, sender_id)
-        if found is None:
-            return False
-        found.abusive_since, found.abusive_by = utcnow(), by[:64]
-        return True
+        if found is not None:
+            set_abusive(found, by)
+        return found is not None
 
 
 def clear(db: Database, channel: str, sender_id: str) -> bool:
-    """Clear a sender: no mark, no pranks on record."""
+    """Clear a sender; False when no such sender has written."""
     with db.session() as session:
         found = _find(session, channel, sender_id)
-        if found is None:
-            return False
-        found.abusive_since, found.abusive_by, found.pranks = None, None, []
-        return True
+        if found is not None:
+            clear_record(found)
+        return found is not None
 
 
 def _find(session: Any, channel: str, sender_id: str) -> Conversation | None:

@@ -1,0 +1,150 @@
+"""A reporter's contacts with the centre and what each turned out to be; the same text again
+from one sender (collapsed) or from many (a chain message); silent chats. The bookkeeping
+behind the weekly figures (bot/triage/report.py). Nothing here holds a message back from the
+NLU: a repeat was understood the first time, a chain message is understood for each sender."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.messages import STICKER_TEXT, InboundMessage
+from bot.storage.models import Contact, Conversation, Message, aware
+from nlu.normalise import normalise
+
+# The same text again within this long is counted on the first copy, when it has this many words
+# ("ya", "tolong" alone may answer two questions running; a whole report repeated may not).
+REPEAT_WINDOW = timedelta(minutes=5)
+REPEAT_MIN_WORDS = 3
+# A text this long arriving from this many senders within the window is a chain message.
+CHAIN_MIN_WORDS = 8
+CHAIN_WINDOW = timedelta(minutes=30)
+CHAIN_SENDERS = 5
+# What a contact was: the highest of its messages' outcomes.
+RANK = {"silent": 0, "other": 1, "prank": 2, "information": 3, "incident": 4}
+OUTCOMES = tuple(RANK)
+# Collapsed copies' provider ids kept on the first copy, so a provider's retry is not counted again.
+KEPT_REPEAT_IDS = 20
+
+
+def words(text: str) -> tuple[str, ...]:
+    """The words of a text as the NLU reads them (case, letter repeats and slang evened out)."""
+    return tuple(t.text for t in normalise(text).tokens if any(c.isalnum() for c in t.text))
+
+
+def trivial(text: str, payload: dict[str, Any]) -> bool:
+    """Nothing to understand: empty, a sticker, punctuation alone or one typed character. A
+    location, a photo or an emoji is something (🔥 may be all a reporter can send)."""
+    if payload.get("location") or payload.get("media"):
+        return False
+    stripped = text.strip()
+    if stripped in ("", STICKER_TEXT):
+        return True
+    if not stripped.isascii():
+        return False
+    return len(stripped) == 1 or not any(c.isalnum() for c in stripped)
+
+
+def repeat_of(session: Any, conversation_id: int, message: InboundMessage) -> Message | None:
+    """The sender's previous message when this one is the same text again, within the window."""
+    if message.gps or message.media:
+        return None
+    said = words(message.text)
+    if len(said) < REPEAT_MIN_WORDS:
+        return None
+    last: Message | None = session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.direction == "in")
+        .order_by(Message.id.desc()).limit(1)).first()
+    if last is None or last.payload.get("location") or last.payload.get("media"):
+        return None
+    if message.provider_message_id is not None and last.provider_message_id == message.provider_message_id:
+        return None  # the provider's retry of that very message: recognised as one when stored
+    if aware(message.received_at) - aware(last.created_at) > REPEAT_WINDOW or words(last.text) != said:
+        return None
+    return last
+
+
+def count_repeat(first: Message, provider_message_id: str | None) -> bool:
+    """Count one more copy on the first; False when it is a provider's retry of a copy counted."""
+    seen = list(first.payload.get("repeat_ids") or [])
+    if provider_message_id is not None and provider_message_id in seen:
+        return False
+    first.repeats += 1
+    if provider_message_id is not None:
+        first.payload = {**first.payload, "repeat_ids": [*seen, provider_message_id][-KEPT_REPEAT_IDS:]}
+    return True
+
+
+def digest(text: str) -> str | None:
+    """A long text's fingerprint (None for short ones: "tolong" from many senders is no chain)."""
+    said = words(text)
+    if len(said) < CHAIN_MIN_WORDS:
+        return None
+    return hashlib.blake2b(" ".join(said).encode(), digest_size=8).hexdigest()
+
+
+def chain_senders(session: Any, fingerprint: str, now: datetime) -> int:
+    """How many senders wrote this text within the chain window."""
+    return int(session.scalar(
+        select(func.count(func.distinct(Message.conversation_id)))
+        .where(Message.digest == fingerprint, Message.created_at >= now - CHAIN_WINDOW)) or 0)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A chain message on the supervisor board: its text, how many senders, since when."""
+
+    text: str
+    senders: int
+    first_at: datetime
+    last_at: datetime
+
+
+def chains(session: Any, since: datetime) -> list[Chain]:
+    """Chain messages seen since a moment, the widest first."""
+    rows = session.execute(
+        select(Message.digest, func.count(func.distinct(Message.conversation_id)),
+               func.min(Message.created_at), func.max(Message.created_at), func.max(Message.id))
+        .where(Message.digest.is_not(None), Message.created_at >= since)
+        .group_by(Message.digest)
+        .having(func.count(func.distinct(Message.conversation_id)) >= CHAIN_SENDERS)).all()
+    found = []
+    for _digest, senders, first_at, last_at, newest in rows:
+        text = session.get_one(Message, newest).text
+        found.append(Chain(text[:200], int(senders), aware(first_at), aware(last_at)))
+    return sorted(found, key=lambda c: -c.senders)
+
+
+def current(session: Any, conversation: Conversation, now: datetime, length: timedelta) -> Contact | None:
+    """The contact under way, None when there is none or it ended with an hour's silence."""
+    if conversation.contact_id is None:
+        return None
+    contact: Contact | None = session.get(Contact, conversation.contact_id)
+    if contact is None or now - aware(contact.last_at) >= length:
+        return None
+    return contact
+
+
+def note(session: Any, conversation: Conversation, outcome: str, target: str | None, silent: bool,
+         now: datetime, length: timedelta, region: str | None = None) -> Contact:
+    """One more message in the conversation's contact (a new contact after a silence): the contact
+    keeps the highest outcome its messages reached, and the centre of its report (or of the place
+    a non-emergency named)."""
+    contact = current(session, conversation, now, length)
+    if contact is None:
+        contact = Contact(conversation_id=conversation.id, channel=conversation.channel, outcome=outcome,
+                          target=target, messages=0, silent=0, started_at=now, last_at=now)
+        session.add(contact)
+        session.flush()
+        conversation.contact_id = contact.id
+    elif RANK[outcome] > RANK[contact.outcome]:
+        contact.outcome, contact.target = outcome, target
+    contact.messages += 1
+    contact.silent += int(silent)
+    contact.last_at = now
+    contact.region = conversation.region or region or contact.region
+    return contact
