@@ -366,7 +366,8 @@ class Conversations:
         if state.slots.get("ticket_id") is not None:
             outcome.kind = "incident"
         elif triage.get("outcome") == "prank" and not (parse.needs_check or parse.hazards or signal):
-            outcome.kind = "prank"
+            # Answered as one either way; only a sure prank goes on the sender's record.
+            outcome.kind = "prank" if parse.intent.confidence >= UNSURE_CONFIDENCE else "other"
         elif triage.get("outcome") == "information" and not signal:
             outcome.kind, outcome.target = "information", triage.get("target")
             outcome.region, outcome.close = triage.get("region"), bool(triage.get("close"))
