@@ -9,25 +9,28 @@ import logging
 import sys
 import time
 
-from bot.privacy import configure_logging
-from bot.settings import get_settings
+from pydantic import ValidationError
 
-QUIET_LOGGERS = ("httpx", "httpcore", "twilio.http_client", "telegram", "apscheduler", "alembic")
+from bot.privacy import configure_logging
+from bot.settings import ConfigurationError, get_settings
+from bot.tickets.regions import RegionsError
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sigap` console script."""
     configure_logging()
-    # Their INFO lines carry request URLs and headers (a Telegram URL holds the bot token,
-    # Twilio's logs name the account): only their warnings reach our logs.
-    for chatty in QUIET_LOGGERS:
-        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = _parser().parse_args(argv)
     try:
+        if get_settings().log_format == "json":
+            configure_logging(json_lines=True)
         result: int = args.handler(args)
         return result
     except KeyboardInterrupt:
         return 130
+    except (ConfigurationError, RegionsError, ValidationError) as error:
+        # What to fix, not where Python noticed it.
+        print(f"sigap: configuration error: {error}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="web processes (more than 1 needs PostgreSQL and REDIS_URL)")
     serve.set_defaults(handler=_serve)
+
+    ready = commands.add_parser("ready", help="exit 0 when the database (and Redis, when set) answer")
+    ready.set_defaults(handler=_ready)
 
     worker = commands.add_parser("worker", help="run the deadline clock and the Redis relay apart from serve")
     worker.set_defaults(handler=_worker)
@@ -72,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     listen.add_argument("--once", action="store_true", help="exit when the queue is empty")
     listen.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     listen.set_defaults(handler=_dispatch_listen)
+
+    retain = commands.add_parser("retention", help="anonymise conversations quiet for N days")
+    retain.add_argument("--days", type=int, default=None, help="default: RETENTION_DAYS")
+    retain.set_defaults(handler=_retention)
 
     report = commands.add_parser("report", help="the centres' figures: contacts, incidents, pranks, ...")
     report.add_argument("--since", default="7d", help="a span back from now (7d, 24h, 90m) or a date (UTC)")
@@ -153,9 +165,44 @@ def _serve(args: argparse.Namespace) -> int:
         print(ModelMissing.__doc__, "Run `sigap train` first.", file=sys.stderr)
         return 2
     # Our logging and access log (bot/http_guard.py): uvicorn's would print query strings.
+    if args.workers > 1:
+        if settings.database_url.startswith("sqlite") or not settings.redis_url:
+            raise ConfigurationError("--workers above 1 needs PostgreSQL (DATABASE_URL) and REDIS_URL: "
+                                     "the processes share conversations, locks and limits there")
+        # Each process builds its own app from the same settings (uvicorn imports the factory).
+        uvicorn.run("bot.web.app:create_app", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_config=None, access_log=False)
+        return 0
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_config=None,
                 access_log=False)
     return 0
+
+
+def _ready(_args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from bot.storage.database import Database
+
+    settings = get_settings()
+    failed = []
+    db = Database(settings.database_url)
+    try:
+        with db.session() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as error:  # any failure: not ready
+        failed.append(f"database: {error}")
+    finally:
+        db.dispose()
+    if settings.redis_url:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        try:
+            Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5).ping()
+        except RedisError as error:
+            failed.append(f"redis: {error}")
+    print("; ".join(failed) or "ready", file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
 
 
 def _worker(_args: argparse.Namespace) -> int:
@@ -174,6 +221,8 @@ def _worker(_args: argparse.Namespace) -> int:
 def _shell(args: argparse.Namespace) -> int:
     from bot.shell import chat
 
+    # The chat is the output: only warnings and errors of the service come between its lines.
+    logging.getLogger().setLevel(logging.WARNING)
     return asyncio.run(chat(get_settings(), args.sender))
 
 
@@ -311,6 +360,23 @@ def _sender_clear(args: argparse.Namespace) -> int:
         print("no such sender on that channel", file=sys.stderr)
         return 2
     print("cleared")
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from bot.storage.database import Database
+    from bot.storage.retention import anonymise
+
+    settings = get_settings()
+    days = args.days if args.days is not None else settings.retention_days
+    if days < 1:
+        print("give --days N (N >= 1) or set RETENTION_DAYS", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    done = anonymise(db, days)
+    print(f"anonymised {done.conversations} conversations ({done.messages} messages) and "
+          f"{done.incidents} incidents quiet for more than {days} days")
+    db.dispose()
     return 0
 
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from bot.dialogue.tracker import DialogueState
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import (
     CHAIN_MESSAGES,
+    FIRST_MESSAGE_TO_TICKET,
     MESSAGES_IN,
     NON_EMERGENCIES,
     PARSE_SECONDS,
@@ -29,10 +30,11 @@ from bot.metrics import (
     REPEATS,
     SILENT_CHATS,
     THROTTLED,
+    TURNS,
 )
 from bot.privacy import mask
 from bot.services import Services
-from bot.storage.models import Conversation, Message, OutboxMessage, Ticket, TicketEvent, utcnow
+from bot.storage.models import Conversation, Message, OutboxMessage, Ticket, TicketEvent, aware, utcnow
 from bot.tickets.views import CLOSED_STATUSES
 from bot.triage import contacts
 from bot.triage.senders import history, prank_score, record_prank
@@ -323,6 +325,7 @@ class Conversations:
             outcome = await self._turn(conversation, message, state, parse, signal)
         where = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome)
         await self.announce(conversation.id, "turn", where)
+        TURNS.labels(conversation.channel, parse.intent.name).inc()
         log.info(
             "conversation %s (%s %s): intent %s, %s",
             conversation.id, conversation.channel, mask(conversation.sender_id),
@@ -391,10 +394,11 @@ class Conversations:
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
             replies = outcome.replies if outcome is not None else []
+            message = session.get_one(Message, message_id)
             if state is not None and outcome is not None:
-                self._note(session, conversation, state, outcome)
+                self._note(session, conversation, state, outcome, aware(message.created_at))
             conversation.updated_at = utcnow()
-            session.get_one(Message, message_id).processed_at = utcnow()
+            message.processed_at = utcnow()
             push = conversation.channel in self.push_channels
             for reply in replies:
                 out = OutboundMessage.of(reply)
@@ -412,7 +416,8 @@ class Conversations:
                 ))
             return self.services.regions.code(conversation.region), conversation.public_id
 
-    def _note(self, session: Any, conversation: Conversation, state: DialogueState, outcome: Outcome) -> None:
+    def _note(self, session: Any, conversation: Conversation, state: DialogueState, outcome: Outcome,
+              received: datetime) -> None:
         """The dialogue state, what the contact became, the prank record and the console's marks."""
         region = self.services.regions.code(conversation.region)
         flag = outcome.flag
@@ -430,8 +435,12 @@ class Conversations:
             conversation.needs_person = flag
         now = utcnow()
         silent = outcome.kind == "silent"
-        contact = contacts.note(session, conversation, outcome.kind, outcome.target, silent, now,
-                                self._contact_length, outcome.region)
+        contact = contacts.note(session, conversation, outcome.kind, target=outcome.target, silent=silent,
+                                region=outcome.region, received=received, now=now,
+                                length=self._contact_length)
+        if outcome.kind == "incident" and contact.reported_at is None:
+            contact.reported_at = now
+            FIRST_MESSAGE_TO_TICKET.observe((now - aware(contact.started_at)).total_seconds())
         if silent and contact.silent == 1:
             SILENT_CHATS.labels(region).inc()
         if outcome.kind == "information":

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES_IN = Counter("sigap_messages_in_total", "Inbound messages stored", ["channel"])
-TICKETS_OPENED = Counter("sigap_tickets_opened_total", "Tickets opened", ["emergency_type"])
+TICKETS_OPENED = Counter("sigap_tickets_opened_total", "Tickets opened", ["emergency_type", "priority"])
+TURNS = Counter("sigap_turns_total", "Messages understood, by channel and intent", ["channel", "intent"])
+FIRST_MESSAGE_TO_TICKET = Histogram(
+    "sigap_first_message_to_ticket_seconds", "From a contact's first message to its ticket",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+)
+SEND_ERRORS = Counter("sigap_send_errors_total", "Failed send attempts (retried or given up), by channel",
+                      ["channel"])
 STATUS_CHANGES = Counter("sigap_ticket_status_total", "Ticket status changes", ["status"])
 PARSE_SECONDS = Histogram(
     "sigap_nlu_parse_seconds", "NLU parse time",
@@ -31,3 +38,4 @@ REPEATS = Counter("sigap_repeats_collapsed_total", "The same text again from one
                   ["region"])
 CHAIN_MESSAGES = Counter("sigap_chain_messages_total", "Messages of a text many senders sent within minutes",
                          ["region"])
+OUTBOX_DEPTH = Gauge("sigap_outbox_depth", "Outbound messages waiting to be sent", ["channel"])

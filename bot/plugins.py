@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from fastapi import APIRouter
 
 from bot.delivery.outbox import ChannelSender, Outbox
-from bot.settings import Settings
+from bot.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
     from bot.conversations import Conversations
@@ -61,5 +61,5 @@ def configured_plugins(
     names = [plugin.name for plugin in found]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise ValueError(f"more than one adapter configured for channel(s) {twice}: set SMS_PROVIDER")
+        raise ConfigurationError(f"more than one adapter configured for channel(s) {twice}: set SMS_PROVIDER")
     return found

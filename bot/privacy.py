@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 # A run of seven digits or more (a phone number, a Telegram chat id), with an optional "+".
 _LONG_NUMBER = re.compile(r"\+?\d[\d\- ]{5,}\d")
 # C0/C1 controls and lone surrogates: a newline in a provider's field must not forge a log line.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_LOGGED_CHARS = 500
+# Their INFO lines carry request URLs and headers (a Telegram URL holds the bot token, Twilio's
+# logs name the account): only their warnings reach our logs.
+QUIET_LOGGERS = ("httpx", "httpcore", "twilio.http_client", "telegram", "apscheduler", "alembic")
 
 
 def mask(value: str | None) -> str:
@@ -49,10 +54,29 @@ class SafeFormatter(logging.Formatter):
         return super().formatMessage(record)
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """The process's logging: one handler, the safe formatter, chatty libraries quieter."""
+class JsonFormatter(logging.Formatter):
+    """Every log line one JSON object (LOG_FORMAT=json, for a log collector): time (UTC), level,
+    logger, message, and the traceback when there is one; numbers masked as in text lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_numbers(clean_for_log(record.getMessage(), 4 * MAX_LOGGED_CHARS)),
+        }
+        if record.exc_info:
+            line["exception"] = mask_numbers(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO, json_lines: bool = False) -> None:
+    """The process's logging: one handler, the safe formatter (or JSON lines)."""
     handler = logging.StreamHandler()
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if json_lines else
+                         SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)

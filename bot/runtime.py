@@ -18,6 +18,7 @@ from bot.delivery.outbox import ChannelSender, Outbox
 from bot.dialogue import guidance
 from bot.services import Services, build_engine, build_locks, build_services, set_current
 from bot.settings import Settings
+from bot.storage import retention
 from bot.tickets import clock
 from nlu.model import NLU
 
@@ -40,8 +41,11 @@ class Core:
 
 def worker_jobs(services: Services) -> list[Coroutine[Any, Any, None]]:
     """What `sigap worker` runs (and `sigap serve` too, unless RUN_WORKERS_IN_SERVE is off): the
-    deadline clock, and the relay to Redis Streams when REDIS_URL is set."""
+    deadline clock, the relay to Redis Streams when REDIS_URL is set, and the retention job when
+    RETENTION_DAYS is set."""
     jobs: list[Coroutine[Any, Any, None]] = [clock.run(services.db, services.desk.rules)]
+    if services.settings.retention_days:
+        jobs.append(retention.run(services.db, services.settings.retention_days))
     if services.settings.redis_url:
         from bot.dispatch import relay
         from bot.dispatch.redis_streams import RedisDispatchQueue

@@ -6,10 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(ValueError):
+    """Settings that cannot work together (a Telegram token without its secret, ...): the command
+    prints the message alone and exits 2."""
 
 
 class Settings(BaseSettings):
@@ -22,6 +27,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     project_dir: Path = PROJECT_DIR
     models_dir: Path = PROJECT_DIR / "models"
+    # text: one readable line per event; json: one JSON object per line (a log collector's).
+    log_format: Literal["text", "json"] = "text"
+    # `sigap retention` and the worker's daily job anonymise conversations quiet this long (0: never).
+    retention_days: int = Field(default=0, ge=0)
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None

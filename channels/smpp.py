@@ -20,7 +20,7 @@ from prometheus_client import Gauge
 
 from bot.delivery.outbox import DeliveryError, Outbox
 from bot.messages import InboundMessage, InvalidMessage, OutboundMessage
-from bot.settings import Settings
+from bot.settings import ConfigurationError, Settings
 from channels import smpp_pdu as wire
 from channels.sms_text import SEGMENTS_SENT, fits_operator_sms, split_sms
 
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 CHANNEL = "sms"
 log = logging.getLogger(__name__)
-LINK_UP = Gauge("sigap_smpp_link_up", "1 while the SMPP link is bound to the SMSC, else 0")
+# Labelled, so that a deployment without SMPP exports no sample (not a "down" 0).
+LINK_UP = Gauge("sigap_smpp_link_up", "1 while the SMPP link is bound to the SMSC, else 0", ["provider"])
+PROVIDER = "smpp"
 
 
 
@@ -141,7 +143,7 @@ class SmppLink:
             await self._bind(reader, writer)
             self._writer = writer
             self._bound.set()
-            LINK_UP.set(1)
+            LINK_UP.labels(PROVIDER).set(1)
             log.info("SMPP: bound to %s:%s as %s", config.smpp_host, config.smpp_port,
                      config.smpp_system_id)
             await events.bound()
@@ -286,7 +288,7 @@ class SmppLink:
         """Forget the session; requests still waiting fail now rather than at their timeout."""
         self._bound.clear()
         self._writer = None
-        LINK_UP.set(0)
+        LINK_UP.labels(PROVIDER).set(0)
         for waiting in self._pending.values():
             if not waiting.done():
                 waiting.set_exception(LinkDown("the SMPP link dropped"))
@@ -411,7 +413,7 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
     if settings.sms_provider != "smpp":
         return None
     if not (settings.smpp_host and settings.smpp_system_id and settings.smpp_source_addr):
-        raise ValueError("SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and SMPP_SOURCE_ADDR")
+        raise ConfigurationError("SMS_PROVIDER=smpp needs SMPP_HOST, SMPP_SYSTEM_ID and SMPP_SOURCE_ADDR")
     link = SmppLink(settings)
 
     async def background(conversations: Conversations, outbox: Outbox) -> None:

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.delivery.outbox import DeliveryError, Outbox
 from bot.messages import InboundMessage, InvalidMessage, OutboundMessage
 from bot.privacy import clean_for_log
-from bot.settings import Settings
+from bot.settings import ConfigurationError, Settings
 from channels import json_limits
 from channels.gsm7 import segments
 from channels.rest import json_body
@@ -47,9 +47,12 @@ CHANNEL = "sms"
 WEBHOOK_PATH = "/webhooks/sms-gateway"
 log = logging.getLogger(__name__)
 
-GATEWAY_UP = Gauge("sigap_sms_gateway_up", "1 when the Android SMS gateway answered its last call, else 0")
+# Labelled, so that a deployment without the gateway exports no sample (not a "down" 0).
+GATEWAY_UP = Gauge("sigap_sms_gateway_up", "1 when the Android SMS gateway answered its last call, else 0",
+                   ["provider"])
 GATEWAY_SEEN = Gauge("sigap_sms_gateway_last_seen_timestamp_seconds",
-                     "When the Android SMS gateway last answered or called in (Unix time)")
+                     "When the Android SMS gateway last answered or called in (Unix time)", ["provider"])
+PROVIDER = "android"
 # Delivery events of our replies -> outbox delivery status.
 DELIVERY_EVENTS = {"sms:sent": "sent", "sms:delivered": "delivered", "sms:failed": "failed"}
 WEBHOOK_EVENTS = ("sms:received", *DELIVERY_EVENTS, "system:ping")
@@ -87,9 +90,9 @@ class GatewayState:
         """Record a call's outcome; True when the phone is back after being down."""
         came_back = up and self.up is False
         self.up = up
-        GATEWAY_UP.set(1 if up else 0)
+        GATEWAY_UP.labels(PROVIDER).set(1 if up else 0)
         if up:
-            GATEWAY_SEEN.set(time.time())
+            GATEWAY_SEEN.labels(PROVIDER).set(time.time())
         return came_back
 
 
@@ -276,7 +279,7 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
         return None
     if not (settings.sms_gateway_url and settings.sms_gateway_password.get_secret_value()
             and settings.sms_gateway_signing_key.get_secret_value()):
-        raise ValueError("SMS_PROVIDER=android needs SMS_GATEWAY_URL, SMS_GATEWAY_PASSWORD "
+        raise ConfigurationError("SMS_PROVIDER=android needs SMS_GATEWAY_URL, SMS_GATEWAY_PASSWORD "
                          "and SMS_GATEWAY_SIGNING_KEY")
     sender = SmsGatewaySender(settings)
 

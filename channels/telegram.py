@@ -33,7 +33,7 @@ from telegram.error import (
 
 from bot.delivery.outbox import DeliveryError, Outbox
 from bot.messages import STICKER_TEXT, InboundMessage, OutboundMessage
-from bot.settings import Settings
+from bot.settings import ConfigurationError, Settings
 from channels import json_limits
 from channels.sms_text import split_text
 
@@ -277,7 +277,7 @@ def plugin(settings: Settings) -> ChannelPlugin | None:
         return None
     secret = secret_value(settings.telegram_webhook_secret)
     if not secret:
-        raise ValueError(
+        raise ConfigurationError(
             "TELEGRAM_BOT_TOKEN needs TELEGRAM_WEBHOOK_SECRET for the webhook; when "
             "`sigap telegram poll` takes the updates instead, leave the token unset for `sigap serve`")
     bot = make_bot(settings)

@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 
 from bot.messages import OutboundMessage
-from bot.metrics import OUTBOX_FAILED, OUTBOX_SENT
+from bot.metrics import OUTBOX_FAILED, OUTBOX_SENT, SEND_ERRORS
 from bot.storage.database import Database
 from bot.storage.models import Conversation, OutboxMessage, aware, utcnow
 
@@ -214,6 +214,7 @@ class Outbox:
             row.attempts += 1
             row.claimed_until = None
             row.last_error = error[:1000]
+            SEND_ERRORS.labels(row.channel).inc()
             if retryable and utcnow() - aware(row.created_at) < RETRY_WINDOW:
                 delay = min(self.first_retry_seconds * 2 ** (row.attempts - 1), MAX_RETRY_SECONDS)
                 row.next_attempt_at = utcnow() + timedelta(seconds=delay)

@@ -313,5 +313,6 @@ class Contact(Base):
     target: Mapped[str | None] = mapped_column(String(64), default=None)
     messages: Mapped[int] = mapped_column(default=0)
     silent: Mapped[int] = mapped_column(default=0)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)  # its first message received
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None] = mapped_column(default=None)  # its first ticket opened

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.dispatch.queue import publish
+from bot.metrics import TICKETS_OPENED
 from bot.storage.database import Database
 from bot.storage.models import Incident, Ticket, TicketEvent, utcnow
 from bot.tickets import incidents
@@ -78,6 +79,7 @@ class TicketDesk:
             session.add(TicketEvent(ticket_id=ticket.id, kind="created", note=emergency_type))
             self._route(ticket)
             joined = self._attach(session, ticket)
+            TICKETS_OPENED.labels(ticket.emergency_type, ticket.priority).inc()
             return TicketView.of(ticket, joined=joined)
 
     def update(self, ticket_id: int, details: TicketDetails) -> TicketView:

@@ -129,15 +129,16 @@ def current(session: Any, conversation: Conversation, now: datetime, length: tim
     return contact
 
 
-def note(session: Any, conversation: Conversation, outcome: str, target: str | None, silent: bool,
-         now: datetime, length: timedelta, region: str | None = None) -> Contact:
+def note(session: Any, conversation: Conversation, outcome: str, *, target: str | None = None,
+         silent: bool = False, region: str | None = None, received: datetime, now: datetime,
+         length: timedelta) -> Contact:
     """One more message in the conversation's contact (a new contact after a silence): the contact
     keeps the highest outcome its messages reached, and the centre of its report (or of the place
     a non-emergency named)."""
     contact = current(session, conversation, now, length)
     if contact is None:
         contact = Contact(conversation_id=conversation.id, channel=conversation.channel, outcome=outcome,
-                          target=target, messages=0, silent=0, started_at=now, last_at=now)
+                          target=target, messages=0, silent=0, started_at=received, last_at=now)
         session.add(contact)
         session.flush()
         conversation.contact_id = contact.id

@@ -5,21 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from fastapi import FastAPI
 
 from bot.console import routes as console_routes
 from bot.console.board import Board
 from bot.console.operations import Operations
 from bot.coordination.ratelimit import build_limiter
 from bot.plugins import ChannelPlugin, ChannelRegistry, configured_plugins
+from bot.privacy import configure_logging
 from bot.runtime import Core, running_core
-from bot.services import Services
 from bot.settings import Settings, get_settings
-from bot.web import api
+from bot.web import api, health
 from bot.web.guard import AccessLog, BodyLimit, install_error_handlers
 
 log = logging.getLogger(__name__)
@@ -38,11 +36,23 @@ def build_console(settings: Settings, core: Core, plugins: list[ChannelPlugin]) 
                                   settings.public_url.startswith("https://"), settings.console_session_hours)
 
 
+def _redis_probe(settings: Settings) -> Any:
+    """A client for /readyz's Redis check (None without REDIS_URL)."""
+    if not settings.redis_url:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(settings.redis_url, socket_timeout=health.PROBE_SECONDS,
+                          socket_connect_timeout=health.PROBE_SECONDS)
+
+
 def create_app(settings: Settings | None = None,
                registries: list[ChannelRegistry] | None = None) -> FastAPI:
     """The app, with the channels of `registries` (default: the installed ones); the NLU model
     must exist for the current data (`sigap train`)."""
     settings = settings or get_settings()
+    if not logging.getLogger().handlers:  # a process uvicorn started (`sigap serve --workers N`)
+        configure_logging(json_lines=settings.log_format == "json")
     plugins = configured_plugins(settings, registries)
 
     @asynccontextmanager
@@ -53,11 +63,14 @@ def create_app(settings: Settings | None = None,
             app.state.services, app.state.outbox = core.services, core.outbox
             app.state.conversations = core.conversations
             app.state.console = build_console(settings, core, plugins)
+            app.state.redis_probe = _redis_probe(settings)
             try:
                 yield
             finally:
                 for limiter in (app.state.console.by_name, app.state.console.by_address):
                     await limiter.close()
+                if app.state.redis_probe is not None:
+                    await app.state.redis_probe.aclose()
 
     app = FastAPI(title="Sigap 112", lifespan=lifespan)
     app.add_middleware(BodyLimit, timeout=settings.http_body_timeout_seconds)
@@ -66,26 +79,8 @@ def create_app(settings: Settings | None = None,
     for plugin in plugins:
         app.include_router(plugin.router)
     app.include_router(api.router)
+    app.include_router(health.router)
     app.include_router(console_routes.router)
     app.mount("/console/static", console_routes.static, name="console-static")
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz(request: Request) -> JSONResponse:
-        services: Services = request.app.state.services
-        try:
-            with services.db.session() as session:
-                session.execute(text("SELECT 1"))
-        except Exception as error:  # any database failure means not ready
-            log.warning("not ready: %s", error)
-            return JSONResponse({"status": "database unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready"})
-
-    @app.get("/metrics")
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -31,7 +31,8 @@ def sms(text: str, number: str = REPORTER, message_id: str = "a1b2c3d4") -> dict
 
 def gauge(app: RunningApp) -> float:
     lines = httpx.get(f"{app.url}/metrics").text.splitlines()
-    return float(next(line for line in lines if line.startswith("sigap_sms_gateway_up ")).split()[1])
+    sample = 'sigap_sms_gateway_up{provider="android"} '
+    return float(next(line for line in lines if line.startswith(sample)).split()[1])
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("silent", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reported_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_contact_started", "contact", ["started_at"])
     with op.batch_alter_table("conversation") as conversation:
