@@ -35,3 +35,24 @@ def test_mask_keeps_three_characters_and_no_control_character() -> None:
 def test_clean_for_log_escapes_surrogates_and_controls() -> None:
     assert clean_for_log("a\ud800b\x00c") == "a\\ufffdb\\x00c"
     assert mask_numbers("call 08123456789 now") == "call ****789 now"
+
+
+def test_json_lines_are_one_object_each_with_numbers_masked_also_in_tracebacks() -> None:
+    import json
+
+    from bot.privacy import JsonFormatter
+
+    try:
+        raise ValueError("send to +6281234567890 failed")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("sigap.outbox", logging.ERROR, __file__, 1, "reporter %s\nforged",
+                                   ("+62 812 3456 7890",), sys.exc_info())
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "ERROR" and entry["logger"] == "sigap.outbox"
+    assert entry["time"].endswith("+00:00")
+    assert "3456" not in entry["message"] and "forged" in entry["message"]
+    assert "ValueError" in entry["exception"] and "1234567" not in entry["exception"]
