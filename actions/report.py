@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -14,6 +15,7 @@ from actions.guide import repeat_question
 from bot.tickets.routing import UNKNOWN_TYPE
 from bot.tickets.views import TicketView
 from nlu.entities import is_vague
+from nlu.normalise import normalise
 
 DomainDict = dict[str, Any]
 # "What happened?" is asked this many times; then the form goes on to the place and an
@@ -100,7 +102,11 @@ class ValidateReportForm(FormValidationAction):
     async def validate_people_injured(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Record who is hurt or in danger on the ticket."""
+        """Record who is hurt or in danger on the ticket ("tidak ada yang luka" is a no, whatever
+        the tagger took "luka" for)."""
+        latest = tracker.latest_message or {}
+        if value != "tidak" and denies_injury(latest.get("text") or "", latest.get("cues") or []):
+            value = "tidak"
         ticket = await context.open_ticket(tracker)
         if ticket:
             await asyncio.to_thread(
@@ -190,3 +196,19 @@ class ActionUpdateReport(Action):
         await asyncio.to_thread(context.desk().update, ticket.id, context.details(tracker))
         dispatcher.utter_message(response="utter_ticket_updated", ticket_number=ticket.number)
         return []
+
+
+# "tidak ada yang luka", "ga ada korban", "nobody is hurt", "semua selamat": no one is hurt. Read
+# on normalised words (slang expanded: "ga", "gak", "nggak" are "tidak").
+_NO_ONE_HURT = re.compile(
+    r"\b(?:tidak|tak|no|nobody|none|not|nothing)\b(?: \w+){0,3} (?:luka|terluka|korban|cedera|hurt|"
+    r"injured|injury|injuries|berdarah|bleeding)\b|\b(?:semua|semuanya|all|everyone)\b(?: \w+){0,2} "
+    r"(?:selamat|aman|safe|fine|ok)\b")
+# "bukan cuma luka, dia pingsan", "no one hurt but grandma fainted": more follows, the no is not all.
+_BUT = re.compile(r"\b(?:tapi|tetapi|namun|kecuali|but|except)\b")
+
+
+def denies_injury(text: str, cues: list[Any]) -> bool:
+    """The message says no one is hurt, and names no injury besides."""
+    words = normalise(text).text
+    return bool(_NO_ONE_HURT.search(words)) and not cues and not _BUT.search(words)

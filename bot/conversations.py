@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 # cannot starve the webhooks of the CPU (the others wait, stored, in order).
 INGEST_THREADS = 4
 TURNS_AT_ONCE = 2
+# How often each process looks for messages no turn finished, and how many it takes at a time.
+SWEEP_SECONDS = 5.0
+SWEEP_LIMIT = 500
 # Below this the NLU is unsure of a message; twice running, an operator should look.
 UNSURE_CONFIDENCE = 0.5
 # A reporter asking for a person, even beside a report the safety rules keep as one.
@@ -170,12 +173,25 @@ class Conversations:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
-    async def process_backlog(self) -> int:
-        """Process messages stored but never processed (after a crash); returns how many."""
-        ids = await asyncio.to_thread(self._unprocessed_ids)
+    async def process_backlog(self, older_than: timedelta = timedelta(0)) -> int:
+        """Process messages stored but never processed (a crash, a process killed, Redis or the
+        database down during their turn), oldest first; returns how many."""
+        ids = await asyncio.to_thread(self._unprocessed_ids, older_than)
         for conversation_id, message_id in ids:
             await self.process(Accepted(message_id, conversation_id, duplicate=False))
         return len(ids)
+
+    async def sweep(self, every: float = SWEEP_SECONDS) -> None:
+        """Until cancelled: pick up what no turn finished (its process died, a server was down).
+        A message stored seconds ago is still in someone's hands: it is left to them."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                recovered = await self.process_backlog(older_than=timedelta(seconds=every))
+                if recovered:
+                    log.warning("picked up %d messages no turn had finished", recovered)
+            except Exception as error:  # the servers are still down: the next sweep tries again
+                log.warning("sweep of unfinished messages failed: %s", error)
 
     def take_notifications(self, conversation_id: int) -> list[OutboundMessage]:
         """Pending outbox messages of a conversation, marked as delivered (pull channels)."""
@@ -276,12 +292,13 @@ class Conversations:
                 )
             )
 
-    def _unprocessed_ids(self) -> list[tuple[int, int]]:
+    def _unprocessed_ids(self, older_than: timedelta) -> list[tuple[int, int]]:
         with self.db.session() as session:
             rows = session.execute(
                 select(Message.conversation_id, Message.id)
-                .where(Message.direction == "in", Message.processed_at.is_(None))
-                .order_by(Message.id)
+                .where(Message.direction == "in", Message.processed_at.is_(None),
+                       Message.created_at <= utcnow() - older_than)
+                .order_by(Message.id).limit(SWEEP_LIMIT)
             )
             return [(int(c), int(m)) for c, m in rows]
 
@@ -293,8 +310,13 @@ class Conversations:
             return [OutboundMessage.of({"text": r.text, **r.payload}) for r in rows]
 
     async def _throttled(self, conversation: Conversation) -> bool:
-        """Marked abusive, a prank record over the limit, or writing too fast."""
-        fast = not await self.sender_rate.hit(str(conversation.id))
+        """Marked abusive, a prank record over the limit, or writing too fast (a limiter that
+        cannot answer throttles nobody)."""
+        try:
+            fast = not await self.sender_rate.hit(str(conversation.id))
+        except Exception as error:  # Redis down: answering matters more than limiting
+            log.warning("sender rate not checked: %s", error)
+            fast = False
         record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
         return fast or record or conversation.abusive_since is not None
 
@@ -360,7 +382,7 @@ class Conversations:
             outcome.flag = "turn_failed"
         if throttled and not signal and outcome.replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
-            if reporting is None and not await self.throttled_replies.hit(str(conversation.id)):
+            if reporting is None and not await _allowed(self.throttled_replies, str(conversation.id)):
                 THROTTLED.labels(self.services.regions.code(conversation.region)).inc()
                 outcome.replies = []  # stored and understood; the answer waits for the window
         # What the action that answered made of it (actions/prank.py, actions/redirect.py).
@@ -464,6 +486,15 @@ def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
     if not location:
         return None
     return (float(location["latitude"]), float(location["longitude"]))
+
+
+async def _allowed(limiter: RateLimiter, key: str) -> bool:
+    """A limiter's answer; when it cannot answer (Redis down), allowed."""
+    try:
+        return await limiter.hit(key)
+    except Exception as error:  # answering matters more than limiting
+        log.warning("%s not checked: %s", limiter, error)
+        return True
 
 
 def _reporting(state: DialogueState) -> bool:

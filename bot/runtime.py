@@ -73,7 +73,7 @@ async def running_core(
         recovered = await conversations.process_backlog()
         if recovered:
             log.warning("processed %d messages left over from a previous run", recovered)
-        tasks = [asyncio.create_task(outbox.run())]
+        tasks = [asyncio.create_task(outbox.run()), asyncio.create_task(conversations.sweep())]
         tasks += [asyncio.create_task(task(conversations, outbox)) for task in background]
         if settings.run_workers_in_serve:
             tasks += [asyncio.create_task(job) for job in worker_jobs(services)]

@@ -60,7 +60,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_schema() -> Iterator[str]:
     """This process's schema on the machine's PostgreSQL, dropped at the end."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
-    engine = create_engine(POSTGRES_SERVER_URL)
+    # Pre-ping: a test restarts PostgreSQL (tests/e2e/test_faults.py) while this engine lives.
+    engine = create_engine(POSTGRES_SERVER_URL, pool_pre_ping=True)
     with engine.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
     yield SCHEMA

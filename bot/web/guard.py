@@ -16,6 +16,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -138,6 +142,10 @@ def finite_json(value: Any) -> bool:
     return True
 
 
+# What a 503 asks the sender to wait before sending again.
+RETRY_AFTER_SECONDS = 5
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """4xx with a short JSON reason for every kind of bad input; rendering cannot itself fail."""
 
@@ -162,3 +170,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # The client left before its body arrived: nothing to answer, nothing to store.
         log.debug("client left before sending %s", clean_for_log(request.url.path))
         return JSONResponse({"detail": "client disconnected"}, 400)
+
+    # The database or Redis does not answer (a restart, a network cut): 503, so the provider
+    # sends the message again; never a 200 for a message that was not stored, and never a 500.
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        log.error("%s %s: storage unavailable: %s", request.method, clean_for_log(request.url.path),
+                  clean_for_log(str(error).splitlines()[0] if str(error) else type(error).__name__, 300))
+        return JSONResponse({"detail": "temporarily unavailable, send again"}, 503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    for kind in (OperationalError, InterfaceError, PoolTimeout, RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(kind, unavailable)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from bot.storage.models import Message, Ticket
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, conversation_of
 from tests.e2e.conversation import (
     Reporter,
     count,
@@ -194,3 +194,20 @@ def test_dispatch_api_refuses_requests_without_a_valid_token(
     assert client.post(f"/api/tickets/{ticket.id}/events", json={"status": "resolved"},
                        headers=wrong).status_code == 401
     assert tickets(running_app.services)[0].status == "new"
+
+
+def test_no_one_hurt_is_a_no_on_the_ticket_though_the_words_name_an_injury(
+    client: httpx.Client, running_app: RunningApp
+) -> None:
+    reporter = Reporter(client, "tidak-luka")
+    reporter.say("kebakaran rumah di desa sumberrejo kendal")
+    reporter.say("tidak ada yang luka")
+    mine = conversation_of(running_app, "tidak-luka").id
+    [ticket] = [t for t in tickets(running_app.services) if t.conversation_id == mine]
+    assert ticket.people_injured == "tidak"
+    other = Reporter(client, "masih-luka")
+    other.say("kebakaran rumah di desa kaliwungu kendal")
+    other.say("ada yang luka bakar di tangan")
+    theirs = conversation_of(running_app, "masih-luka").id
+    [hurt] = [t for t in tickets(running_app.services) if t.conversation_id == theirs]
+    assert hurt.people_injured not in (None, "tidak")
