@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 import channels
@@ -95,7 +95,8 @@ def test_the_operators_journey(app: RunningApp, browser: Any) -> None:
     public_id = _public_id(app, sender)
     row = board.locator(f"tr[data-conversation='{public_id}']")
     row.wait_for(timeout=15_000)
-    assert "fire" in row.inner_text()
+    # The row comes with the message, its type with the turn's update right after.
+    expect(row).to_contain_text("fire", timeout=15_000)
     _shot(board, "board")
 
     # 3. Open it and take over: the reporter is told that an officer joined.

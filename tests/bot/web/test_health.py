@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -39,8 +43,25 @@ def test_metrics_count_turns_tickets_and_the_time_to_a_ticket(settings: Settings
     assert _value(text, "sigap_first_message_to_ticket_seconds_count") > _value(
         before, "sigap_first_message_to_ticket_seconds_count")
     assert "sigap_outbox_depth" in text and "sigap_send_errors_total" in text
-    # No SMS adapter configured here: no gauge that would read as "down".
-    assert "sigap_sms_gateway_up{" not in text and "sigap_smpp_link_up{" not in text
+
+
+def test_a_deployment_without_sms_exports_no_sms_gauge_that_reads_as_down(
+    models_dir: Path, tmp_path: Path,
+) -> None:
+    # A process of its own: the metrics registry is per process, and other tests here run SMS.
+    program = (
+        "from fastapi.testclient import TestClient\n"
+        "from bot.web.app import create_app\n"
+        "with TestClient(create_app()) as client:\n"
+        "    print(client.get('/metrics').text)\n")
+    channels = ("SMS_", "SMPP_", "TWILIO_", "TELEGRAM_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(channels)}
+    env |= {"MODELS_DIR": str(models_dir), "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}", "REDIS_URL": ""}
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "sigap_turns_total" in done.stdout  # the metrics are there
+    assert "sigap_sms_gateway_up{" not in done.stdout and "sigap_smpp_link_up{" not in done.stdout
 
 
 def _value(text: str, name: str) -> float:

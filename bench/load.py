@@ -1,0 +1,317 @@
+"""Load benchmark: reporters writing multi-turn reports at rising rates, end to end, with the
+bare ceiling of the same server stack measured in the same run.
+
+    .venv/bin/python bench/load.py [--rates 50,100,150,200,250] [--seconds 20] [--workers 2]
+
+Runs `sigap serve --workers N` against PostgreSQL and Redis on this machine (a schema and a Redis
+database of its own, emptied first), with Twilio's API answered by a local stand-in in its own
+process. Half the reporters write through signed Twilio SMS webhooks, half through the REST
+channel (which answers with the turn's replies). The load generator (bench/loadgen.py) runs in
+its own process, open loop. For each offered rate it prints the answered rate, p50/p99 webhook
+latency, p50/p99 time from a reporter's first message to the published ticket (relayed to Redis
+Streams), how long the backlog took to drain and the messages lost; then the same offer against
+bench/bare_app.py (the ceiling). The sustained rate is the highest offer whose webhooks kept
+p99 under 100 ms and whose backlog drained within 5 s of the offer's end. The figures are also
+appended to bench/figures/load.jsonl, so the next change can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from redis import Redis  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from bot.settings import PROJECT_DIR  # noqa: E402
+from bot.storage.models import DispatchItem, Message, Ticket, aware  # noqa: E402
+from nlu.model import train  # noqa: E402
+from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, inbound, signature  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+PUBLIC_URL = "https://112.example.go.id"
+TWILIO_PATH, REST_PATH = "/webhooks/twilio/sms", "/webhooks/rest/webhook"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SCHEMA = "sigap_bench"
+P99_LIMIT_MS, DRAIN_LIMIT_S = 100.0, 5.0
+FIGURES = ROOT / "bench" / "figures" / "load.jsonl"
+# A reporter's turns, as people write them, and the gap between their messages.
+PLACES = ["desa sumberrejo kendal", "jl soekarno hatta kendal", "pasar weleri", "kaliwungu", "boja",
+          "desa cepiring", "jl raya patebon", "brangsong", "pegandon", "sukorejo kendal"]
+OPENINGS = ["tolong ada kebakaran rumah di {place}", "kecelakaan motor di {place}, ada yg luka",
+            "banjir masuk rumah di {place}", "ada orang pingsan di {place}", "pohon tumbang di {place}",
+            "tolong ada maling masuk rumah di {place}"]
+FOLLOW_UPS = [["tidak ada yang luka", "sudah di depan rumah", "terima kasih"],
+              ["ada 2 orang luka", "cepat ya", "makasih"],
+              ["ya", "masih di sini", "terima kasih banyak"]]
+GAP_S = 2.0
+# Twilio's API answered in a process of its own (the generator and the server keep their cores).
+FAKE_TWILIO = """import sys, time
+sys.path.insert(0, %r)
+from tests.channels.fake_twilio import FakeTwilio
+with FakeTwilio() as fake:
+    print(fake.url, flush=True)
+    time.sleep(10**6)
+"""
+
+
+@dataclass
+class Step:
+    """One offered rate against one server."""
+
+    server: str
+    offered: float
+    sent: int
+    answered_per_s: float
+    non_200: int
+    p50_ms: float
+    p99_ms: float
+    rest_p99_ms: float
+    twilio_p99_ms: float
+    drained_s: float | None = None
+    lost: int | None = None
+    ticket_p50_s: float | None = None
+    ticket_p99_s: float | None = None
+
+    def sustained(self) -> bool:
+        """Webhooks under the latency limit, and (for Sigap) the backlog drained in time, nothing lost."""
+        drained = self.drained_s is None or self.drained_s <= DRAIN_LIMIT_S
+        return self.non_200 == 0 and self.p99_ms < P99_LIMIT_MS and drained and not self.lost
+
+
+def _raw(path: str, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> str:
+    headers = {"Host": "127.0.0.1", "Content-Type": content_type, "Content-Length": str(len(body)),
+               **(extra or {})}
+    head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    return head + body.decode("latin-1")
+
+
+def schedule(rate: float, seconds: float, tag: str, seed: int) -> list[dict]:
+    """Messages at exactly `rate` a second: each goes to a reporter whose previous message is at
+    least GAP_S old, or starts a new reporter; each reporter writes an opening and follow-ups."""
+    rng = random.Random(seed)
+    reporters: list[dict] = []
+    items = []
+    for slot in range(int(rate * seconds)):
+        at = slot / rate
+        ready = next((r for r in reporters if r["next"] <= at and r["turn"] < 4), None)
+        if ready is None:
+            ready = {"n": len(reporters), "turn": 0, "rest": rng.random() < 0.5,
+                     "opening": rng.choice(OPENINGS).format(place=rng.choice(PLACES)),
+                     "follow": rng.choice(FOLLOW_UPS), "next": 0.0}
+            reporters.append(ready)
+        text_ = ready["opening"] if ready["turn"] == 0 else ready["follow"][ready["turn"] - 1]
+        message_id = f"{tag}-{ready['n']}-{ready['turn']}"
+        if ready["rest"]:
+            body = json.dumps({"sender": f"{tag}-rest-{ready['n']}", "message": text_,
+                               "metadata": {"message_id": message_id}}).encode()
+            request = _raw(REST_PATH, body, "application/json")
+        else:
+            form = inbound(f"+6281{abs(hash((tag, ready['n']))) % 10**9:09d}", text_, sid=message_id)
+            request = _raw(TWILIO_PATH, urlencode(form).encode(), "application/x-www-form-urlencoded",
+                           {"X-Twilio-Signature": signature(PUBLIC_URL, TWILIO_PATH, form)})
+        items.append({"at": at, "id": message_id, "kind": "rest" if ready["rest"] else "twilio",
+                      "request": request})
+        ready["turn"] += 1
+        ready["next"] = at + GAP_S
+    return items
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def _generate(items: list[dict], port: int, tmp: Path) -> list[dict]:
+    plan, out = tmp / "schedule.jsonl", tmp / "results.jsonl"
+    plan.write_text("\n".join(json.dumps({k: v for k, v in i.items() if k != "kind"}) for i in items))
+    subprocess.run([sys.executable, str(ROOT / "bench" / "loadgen.py"), str(plan), str(out), "127.0.0.1",
+                    str(port)], check=True, timeout=600)
+    return [json.loads(line) for line in out.read_text().splitlines() if line]
+
+
+def run_step(server: str, rate: float, seconds: float, port: int, tmp: Path,
+             tag: str) -> tuple[Step, list[dict]]:
+    """Offer `rate` for `seconds`; the webhook side of the figures."""
+    items = schedule(rate, seconds, tag, seed=int(rate))
+    kinds = {i["id"]: i["kind"] for i in items}
+    results = _generate(items, port, tmp)
+    span = max((r["sent"] + r["ms"] / 1000 for r in results), default=seconds)
+    latencies = [r["ms"] for r in results]
+    answered = [r for r in results if r["status"] == 200]
+    step = Step(server, rate, len(items), len(answered) / max(span, 1e-9), len(results) - len(answered),
+                _percentile(latencies, 0.5), _percentile(latencies, 0.99),
+                _percentile([r["ms"] for r in results if kinds[r["id"]] == "rest"], 0.99),
+                _percentile([r["ms"] for r in results if kinds[r["id"]] == "twilio"], 0.99))
+    return step, answered
+
+
+def end_to_end(step: Step, answered: list[dict], database: str, tag: str, step_end: float) -> None:
+    """Wait for the backlog to drain; the messages lost and the time to each published ticket."""
+    engine = create_engine(database)
+    ids = {r["id"] for r in answered}
+    deadline = time.monotonic() + 120
+    with Session(engine) as session:
+        while True:
+            waiting = session.scalar(select(func.count()).select_from(Message).where(
+                Message.direction == "in", Message.processed_at.is_(None))) or 0
+            unrelayed = session.scalar(select(func.count()).select_from(DispatchItem)
+                                       .where(DispatchItem.relayed_at.is_(None))) or 0
+            if not waiting and not unrelayed or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+            session.expire_all()
+        step.drained_s = max(0.0, time.perf_counter() - step_end)
+        stored = set(session.scalars(select(Message.provider_message_id).where(
+            Message.direction == "in", Message.provider_message_id.like(f"{tag}-%"))))
+        step.lost = len(ids - stored)
+        firsts = dict(session.execute(
+            select(Message.conversation_id, func.min(Message.created_at))
+            .where(Message.direction == "in", Message.provider_message_id.like(f"{tag}-%"))
+            .group_by(Message.conversation_id)).all())
+        published = session.execute(
+            select(Ticket.conversation_id, func.min(DispatchItem.relayed_at))
+            .join(DispatchItem, DispatchItem.ticket_id == Ticket.id)
+            .where(Ticket.conversation_id.in_(list(firsts)))
+            .group_by(Ticket.conversation_id)).all()
+        delays = [(aware(at) - aware(firsts[c])).total_seconds() for c, at in published if at is not None]
+    engine.dispose()
+    step.ticket_p50_s, step.ticket_p99_s = _percentile(delays, 0.5), _percentile(delays, 0.99)
+
+
+def _serve(command: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("w")
+    process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                time.sleep(3.0)  # every worker process up, not only the first
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            raise SystemExit(f"{command[0]} exited: {log.read_text()[-2000:]}")
+        time.sleep(0.3)
+    raise SystemExit("the server did not become ready")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _fresh_stores(redis_url: str) -> str:
+    engine = create_engine(POSTGRES)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine.dispose()
+    Redis.from_url(redis_url).flushdb()
+    return f"{POSTGRES}?options=-csearch_path%3D{SCHEMA}"
+
+
+def _print(steps: list[Step]) -> None:
+    print(f"{'server':6} {'offer/s':>7} {'sent':>6} {'answered/s':>10} {'non-200':>7} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'rest p99':>8} {'sms p99':>8} {'drain s':>7} {'lost':>4} {'ticket p50/p99 s':>16}")
+    for s in steps:
+        ticket = f"{s.ticket_p50_s:.2f}/{s.ticket_p99_s:.2f}" if s.ticket_p50_s is not None else "-"
+        drained = f"{s.drained_s:.1f}" if s.drained_s is not None else "-"
+        print(f"{s.server:6} {s.offered:7.0f} {s.sent:6d} {s.answered_per_s:10.1f} {s.non_200:7d} "
+              f"{s.p50_ms:7.1f} {s.p99_ms:7.1f} {s.rest_p99_ms:8.1f} {s.twilio_p99_ms:8.1f} {drained:>7} "
+              f"{'-' if s.lost is None else s.lost:>4} {ticket:>16}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", default="50,100,150,200,250,300")
+    parser.add_argument("--bare-rates", default=None, help="default: the same and higher")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    offers = args.bare_rates.split(",") if args.bare_rates else [*map(str, rates), "400", "600", "800"]
+    bare_rates = [float(r) for r in offers]
+    steps: list[Step] = []
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        models = tmp / "models"
+        train(PROJECT_DIR, models)
+        twilio = subprocess.Popen([sys.executable, "-c", FAKE_TWILIO % str(ROOT)], stdout=subprocess.PIPE,
+                                  text=True)
+        twilio_url = (twilio.stdout.readline() if twilio.stdout else "").strip()
+        try:
+            database = _fresh_stores(args.redis_url)
+            port = free_port()
+            env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": args.redis_url,
+                   "MODELS_DIR": str(models), "PUBLIC_URL": PUBLIC_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                   "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_SMS_FROM": SMS_FROM, "TWILIO_API_URL": twilio_url,
+                   "SIGAP_API_TOKENS": "", "SENDER_MESSAGES_PER_MINUTE": "1000"}
+            command = [sys.executable, "-m", "bot", "serve", "--port", str(port),
+                       "--workers", str(args.workers)]
+            sigap = _serve(command, env, port, tmp / "sigap.log")
+            try:
+                for rate in rates:
+                    tag = f"r{int(rate)}"
+                    step, answered = run_step("sigap", rate, args.seconds, port, tmp, tag)
+                    end_to_end(step, answered, database, tag, time.perf_counter())
+                    steps.append(step)
+                    _print([step])
+            finally:
+                _stop(sigap)
+            bare_port = free_port()
+            bare = _serve([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port),
+                           "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
+                          os.environ.copy(), bare_port, tmp / "bare.log")
+            try:
+                for rate in bare_rates:
+                    step, _answered = run_step("bare", rate, args.seconds, bare_port, tmp, f"b{int(rate)}")
+                    steps.append(step)
+                    _print([step])
+            finally:
+                _stop(bare)
+        finally:
+            twilio.terminate()
+    print()
+    _print(steps)
+    best = max((s.offered for s in steps if s.server == "sigap" and s.sustained()), default=0.0)
+    ceiling = max((s.offered for s in steps if s.server == "bare" and s.sustained()), default=0.0)
+    ratio = best / ceiling if ceiling else 0.0
+    print(f"\nsustained: Sigap {best:.0f} messages/s, bare ceiling {ceiling:.0f} requests/s, "
+          f"ratio {ratio:.2f} "
+          f"(p99 < {P99_LIMIT_MS:.0f} ms, backlog drained within {DRAIN_LIMIT_S:.0f} s, nothing lost; "
+          f"{args.workers} workers, PostgreSQL and Redis, {os.cpu_count()} cores)")
+    FIGURES.parent.mkdir(exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT, check=False).stdout.strip()
+    with FIGURES.open("a") as out:
+        out.write(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
+                              "workers": args.workers, "seconds": args.seconds, "sustained": best,
+                              "ceiling": ceiling, "ratio": round(ratio, 3),
+                              "steps": [asdict(s) for s in steps]}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
