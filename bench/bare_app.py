@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -12,8 +14,8 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 @app.post("/webhooks/twilio/sms")
 async def twilio_sms(request: Request) -> Response:
-    """Read the form as Sigap does, answer empty TwiML."""
-    await request.form()
+    """Read the form as Sigap does (the body, parsed), answer empty TwiML."""
+    parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 

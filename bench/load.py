@@ -232,6 +232,35 @@ def _fresh_stores(redis_url: str) -> str:
     return f"{POSTGRES}?options=-csearch_path%3D{SCHEMA}"
 
 
+def profile(pid: int, rate: float, seconds: float, port: int, tmp: Path) -> None:
+    """py-spy over every thread of every server process during one offer: the functions that
+    hold the CPU themselves, and Sigap's own functions with what they call."""
+    raw = tmp / "profile.txt"
+    spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
+                            "--subprocesses", "--format", "raw", "--output", str(raw), "--duration",
+                            str(int(seconds)), "--rate", "200", "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_step("sigap", rate, seconds, port, tmp, f"p{int(rate)}")
+    spy.wait(timeout=120)
+    own: dict[str, int] = {}
+    leaf: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _sep, count = line.rpartition(" ")
+        samples = int(count)
+        frames = [f for f in stack.split(";") if f]
+        total += samples
+        if frames:
+            leaf[frames[-1]] = leaf.get(frames[-1], 0) + samples
+        for frame in {f for f in frames if "/work/" in f and "/.venv/" not in f or "(bot/" in f}:
+            own[frame] = own.get(frame, 0) + samples
+    print(f"profile at {rate:.0f}/s: {total} samples")
+    for title, table in (("self", leaf), ("Sigap's own, inclusive", own)):
+        print(f"  top {title}:")
+        for frame, samples in sorted(table.items(), key=lambda t: -t[1])[:15]:
+            print(f"    {100 * samples / max(total, 1):5.1f}%  {frame[:130]}")
+
+
 def _print(steps: list[Step]) -> None:
     print(f"{'server':6} {'offer/s':>7} {'sent':>6} {'answered/s':>10} {'non-200':>7} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'rest p99':>8} {'sms p99':>8} {'drain s':>7} {'lost':>4} {'ticket p50/p99 s':>16}")
@@ -250,6 +279,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--profile", type=float, default=None, metavar="RATE",
+                        help="record the server with py-spy (all threads, every process) at this offer")
+    parser.add_argument("--sigap-only", action="store_true", help="skip the bare ceiling")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     offers = args.bare_rates.split(",") if args.bare_rates else [*map(str, rates), "400", "600", "800"]
@@ -273,6 +305,8 @@ def main() -> None:
                        "--workers", str(args.workers)]
             sigap = _serve(command, env, port, tmp / "sigap.log")
             try:
+                if args.profile:
+                    profile(sigap.pid, args.profile, args.seconds, port, tmp)
                 for rate in rates:
                     tag = f"r{int(rate)}"
                     step, answered = run_step("sigap", rate, args.seconds, port, tmp, tag)
@@ -281,6 +315,8 @@ def main() -> None:
                     _print([step])
             finally:
                 _stop(sigap)
+            if args.sigap_only:
+                bare_rates = []
             bare_port = free_port()
             bare = _serve([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port),
                            "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],

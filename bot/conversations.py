@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.coordination.locks import ConversationLocks, MemoryLocks
@@ -34,7 +34,16 @@ from bot.metrics import (
 )
 from bot.privacy import mask
 from bot.services import Services
-from bot.storage.models import Conversation, Message, OutboxMessage, Ticket, TicketEvent, aware, utcnow
+from bot.storage.models import (
+    Contact,
+    Conversation,
+    Message,
+    OutboxMessage,
+    Ticket,
+    TicketEvent,
+    aware,
+    utcnow,
+)
 from bot.tickets.views import CLOSED_STATUSES
 from bot.triage import contacts
 from bot.triage.senders import history, prank_score, record_prank
@@ -131,9 +140,10 @@ class Conversations:
         accepted = await self.receive(message)
         return await self.process(accepted)
 
-    async def process(self, accepted: Accepted) -> list[OutboundMessage]:
-        """Process every pending message of the conversation in order, up to this one; the same
-        text again gets no reply (the first copy was answered)."""
+    async def process(self, accepted: Accepted, replies: bool = True) -> list[OutboundMessage]:
+        """Process every pending message of the conversation in order, up to this one; return
+        its replies (`replies`: a pull channel's answer; a push channel's go through the outbox).
+        The same text again gets no reply (the first copy was answered)."""
         if accepted.collapsed:
             return []
         async with self.locks.hold(accepted.conversation_id):
@@ -142,7 +152,7 @@ class Conversations:
                 if message_id > accepted.message_id:
                     break
                 await self._process_one(message_id)
-        return await asyncio.to_thread(self._replies_to, accepted.message_id)
+        return await asyncio.to_thread(self._replies_to, accepted.message_id) if replies else []
 
     async def accept(self, message: InboundMessage) -> Accepted:
         """Commit the message and process it in the background (webhooks answer at once)."""
@@ -156,7 +166,7 @@ class Conversations:
     async def _process_quietly(self, accepted: Accepted) -> None:
         try:
             async with self._turns:
-                await self.process(accepted)
+                await self.process(accepted, replies=False)
         except Exception:  # stays unprocessed in the database; the backlog pass retries it
             log.exception("processing message %s failed", accepted.message_id)
         for callback in self.on_replies:
@@ -178,7 +188,7 @@ class Conversations:
         database down during their turn), oldest first; returns how many."""
         ids = await asyncio.to_thread(self._unprocessed_ids, older_than)
         for conversation_id, message_id in ids:
-            await self.process(Accepted(message_id, conversation_id, duplicate=False))
+            await self.process(Accepted(message_id, conversation_id, duplicate=False), replies=False)
         return len(ids)
 
     async def sweep(self, every: float = SWEEP_SECONDS) -> None:
@@ -345,7 +355,8 @@ class Conversations:
             outcome = self._silent(conversation, state, silent_before)
         else:
             outcome = await self._turn(conversation, message, state, parse, signal)
-        where = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome)
+        where = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome,
+                                        aware(message.created_at))
         await self.announce(conversation.id, "turn", where)
         TURNS.labels(conversation.channel, parse.intent.name).inc()
         log.info(
@@ -400,42 +411,45 @@ class Conversations:
         return outcome
 
     def _load(self, message_id: int) -> tuple[Conversation, Message, int]:
+        """The message, its conversation and how silent its contact has been: one query."""
         with self.db.session() as session:
-            message = session.get_one(Message, message_id)
-            conversation = session.get_one(Conversation, message.conversation_id)
-            contact = contacts.current(session, conversation, utcnow(), self._contact_length)
-            return conversation, message, contact.silent if contact is not None else 0
+            message, conversation, contact = session.execute(
+                select(Message, Conversation, Contact)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .outerjoin(Contact, Contact.id == Conversation.contact_id)
+                .where(Message.id == message_id)).one()
+            # A contact that ended with an hour's silence has been silent for no one.
+            live = contact is not None and utcnow() - aware(contact.last_at) < self._contact_length
+            return conversation, message, contact.silent if live else 0
 
     @property
     def _contact_length(self) -> timedelta:
         return timedelta(minutes=self.services.domain.session_expiration_minutes or 60)
 
     def _save(self, conversation_id: int, message_id: int, state: DialogueState | None,
-              outcome: Outcome | None) -> Where:
+              outcome: Outcome | None, received: datetime | None = None) -> Where:
         """One transaction: the dialogue state, the contact, the marks, the replies (and their outbox)."""
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
-            replies = outcome.replies if outcome is not None else []
-            message = session.get_one(Message, message_id)
+            replies = [OutboundMessage.of(r) for r in (outcome.replies if outcome is not None else [])]
             if state is not None and outcome is not None:
-                self._note(session, conversation, state, outcome, aware(message.created_at))
-            conversation.updated_at = utcnow()
-            message.processed_at = utcnow()
-            push = conversation.channel in self.push_channels
-            for reply in replies:
-                out = OutboundMessage.of(reply)
-                payload = {k: v for k, v in out.to_dict().items() if k != "text"}
-                recorded = dict(payload)
-                if push:
-                    outbox = OutboxMessage(conversation_id=conversation_id, channel=conversation.channel,
-                                           text=out.text, payload=payload)
-                    session.add(outbox)
-                    session.flush()
-                    recorded["outbox_id"] = outbox.id  # the transcript shows its delivery status
-                session.add(Message(
-                    conversation_id=conversation_id, channel=conversation.channel,
-                    direction="out", text=out.text, reply_to_id=message_id, payload=recorded,
-                ))
+                self._note(session, conversation, state, outcome, received or utcnow())
+            now = utcnow()
+            conversation.updated_at = now
+            session.execute(update(Message).where(Message.id == message_id).values(processed_at=now))
+            payloads = [{k: v for k, v in out.to_dict().items() if k != "text"} for out in replies]
+            recorded = [dict(payload) for payload in payloads]
+            if conversation.channel in self.push_channels and replies:
+                outbox = [OutboxMessage(conversation_id=conversation_id, channel=conversation.channel,
+                                        text=out.text, payload=payload)
+                          for out, payload in zip(replies, payloads, strict=True)]
+                session.add_all(outbox)
+                session.flush()  # one statement for all: their ids go on the transcript
+                for row, entry in zip(outbox, recorded, strict=True):
+                    entry["outbox_id"] = row.id  # the transcript shows its delivery status
+            session.add_all([Message(conversation_id=conversation_id, channel=conversation.channel,
+                                     direction="out", text=out.text, reply_to_id=message_id, payload=entry)
+                             for out, entry in zip(replies, recorded, strict=True)])
             return self.services.regions.code(conversation.region), conversation.public_id
 
     def _note(self, session: Any, conversation: Conversation, state: DialogueState, outcome: Outcome,

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # How long shutdown waits for the outbox to finish the sends under way.
 SHUTDOWN_SECONDS = 10.0
+# Parsed once at start-up: every table the NLU reads lazily is loaded before the first reporter.
+WARM_UP = "kebakaran rumah di desa sumberrejo kendal"
 
 Background = Callable[[Conversations, Outbox], Coroutine[Any, Any, None]]
 
@@ -63,6 +65,7 @@ async def running_core(
     services = build_services(settings)
     nlu = NLU.load(settings.project_dir, settings.models_dir, services.resolve_location)
     guidance.load_protocols()  # read and checked now, not in the middle of someone's turn
+    nlu.parse(WARM_UP)  # the gazetteer and lexicons read now, not during the first report
     set_current(services)
     outbox = Outbox(services.db, {s.channel: s for s in senders}, settings.outbox_first_retry_seconds)
     locks = build_locks(settings)
