@@ -140,6 +140,27 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time used so far by the parts on this machine: the server's processes, PostgreSQL,
+    Redis, the load generator, everything else."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        part = ("postgres" if command.startswith("postgres") else "redis" if "redis-server" in command
+                else "generator" if "loadgen.py" in command else
+                "server" if "spawn_main" in command or " serve " in command or "bare_app" in command
+                else "other")
+        used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 def _generate(items: list[dict], port: int, tmp: Path) -> list[dict]:
     plan, out = tmp / "schedule.jsonl", tmp / "results.jsonl"
     plan.write_text("\n".join(json.dumps({k: v for k, v in i.items() if k != "kind"}) for i in items))
@@ -153,7 +174,12 @@ def run_step(server: str, rate: float, seconds: float, port: int, tmp: Path,
     """Offer `rate` for `seconds`; the webhook side of the figures."""
     items = schedule(rate, seconds, tag, seed=int(rate))
     kinds = {i["id"]: i["kind"] for i in items}
+    before = cpu_seconds()
     results = _generate(items, port, tmp)
+    after = cpu_seconds()
+    spent = {part: after.get(part, 0.0) - before.get(part, 0.0) for part in after}
+    print(f"  cpu ms per message at {rate:.0f}/s ({server}): " + ", ".join(
+        f"{part} {1000 * seconds / max(len(items), 1):.1f}" for part, seconds in sorted(spent.items())))
     span = max((r["sent"] + r["ms"] / 1000 for r in results), default=seconds)
     latencies = [r["ms"] for r in results]
     answered = [r for r in results if r["status"] == 200]
@@ -233,11 +259,12 @@ def _fresh_stores(redis_url: str) -> str:
 
 
 def profile(pid: int, rate: float, seconds: float, port: int, tmp: Path) -> None:
-    """py-spy over every thread of every server process during one offer: the functions that
+    """py-spy over every thread of every server process during one offer (samples holding the GIL:
+    where the CPU goes, not where threads wait): the functions that
     hold the CPU themselves, and Sigap's own functions with what they call."""
     raw = tmp / "profile.txt"
     spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid),
-                            "--subprocesses", "--format", "raw", "--output", str(raw), "--duration",
+                            "--subprocesses", "--gil", "--format", "raw", "--output", str(raw), "--duration",
                             str(int(seconds)), "--rate", "200", "--nonblocking"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run_step("sigap", rate, seconds, port, tmp, f"p{int(rate)}")

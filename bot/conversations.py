@@ -234,7 +234,9 @@ class Conversations:
         raise RuntimeError("could not store the message after three attempts")
 
     def _insert(self, message: InboundMessage) -> tuple[Accepted, Where]:
-        with self.db.session() as session:
+        # Nothing is flushed before the commit but the new rows (one UPDATE of the conversation
+        # at the end, not one before every query).
+        with self.db.session() as session, session.no_autoflush:
             conversation = self._conversation(session, message)
             region = self.services.regions.code(conversation.region)
             where = (region, conversation.public_id)

@@ -16,7 +16,11 @@ class Database:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        # No ping before each checkout (it costs a round trip on every session, ten a turn): a
+        # connection the server dropped fails once, SQLAlchemy then drops the whole pool, and
+        # that one request is answered 503 or its turn retried by the sweep.
+        pool = {"pool_size": 10, "max_overflow": 10} if url.startswith("postgresql") else {}
+        self.engine: Engine = create_engine(url, pool_pre_ping=False, **pool)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
