@@ -61,8 +61,6 @@ class Linear:
         self.weights = np.ascontiguousarray(regression.coef_.T, dtype=np.float64)  # features x classes
         self.intercept = regression.intercept_.astype(np.float64)
         self.labels = [str(label) for label in regression.classes_]
-        if self.weights.shape[1] == 1:
-            raise ValueError("a two-class model: this reader is for the multinomial classifiers")
 
     def features(self, text: str) -> list[int]:
         """The columns present in the text (binary counts: each once)."""
@@ -75,7 +73,11 @@ class Linear:
         """Labels with probabilities, best first."""
         columns = self.features(text)
         scores = self.intercept + (self.weights[columns].sum(axis=0) if columns else 0.0)
-        scores = np.exp(scores - scores.max())
-        probabilities = scores / scores.sum()
+        if len(scores) == 1:  # two classes (a small training set): one score, the second class's
+            second = 1.0 / (1.0 + np.exp(-scores[0]))
+            probabilities = np.array([1.0 - second, second])
+        else:
+            scores = np.exp(scores - scores.max())
+            probabilities = scores / scores.sum()
         order = probabilities.argsort()[::-1]
         return [(self.labels[i], float(probabilities[i])) for i in order]
