@@ -1,4 +1,4 @@
-"""Conversations: store inbound messages first, then process each conversation in order."""
+"""Conversations: each message stored first (bot/inbox.py), then each conversation processed in order."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from bot.coordination.locks import ConversationLocks, MemoryLocks
 from bot.coordination.pubsub import PubSub, build_pubsub
@@ -19,15 +18,13 @@ from bot.coordination.ratelimit import RateLimiter, build_limiter
 from bot.dialogue.engine import Engine, Turn
 from bot.dialogue.responses import render
 from bot.dialogue.tracker import DialogueState
+from bot.inbox import Inbox, Where
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import (
-    CHAIN_MESSAGES,
     FIRST_MESSAGE_TO_TICKET,
-    MESSAGES_IN,
     NON_EMERGENCIES,
     PARSE_SECONDS,
     PRANKS,
-    REPEATS,
     SILENT_CHATS,
     THROTTLED,
     TURNS,
@@ -64,8 +61,6 @@ UNSURE_CONFIDENCE = 0.5
 # A reporter asking for a person, even beside a report the safety rules keep as one.
 ASKS_FOR_PERSON = 0.35
 EMERGENCY, PRANK = "report_emergency", "prank_or_test"
-# Where the console shows a conversation: its centre's region code and its public id.
-Where = tuple[str, str]
 
 
 @dataclass
@@ -92,6 +87,7 @@ class Conversations:
     ) -> None:
         self.services = services
         self.db = services.db
+        self.inbox = Inbox(services.db, services.regions)
         self.nlu = nlu
         self.engine = engine
         self.locks = locks or MemoryLocks()
@@ -118,7 +114,8 @@ class Conversations:
             # No channel sends this much (the REST channel refuses it); kept, not lost.
             log.warning("%s message of %d characters cut to %d", message.channel, len(message.text), limit)
             message = replace(message, text=message.text[:limit])
-        accepted, where = await asyncio.get_running_loop().run_in_executor(self._ingest, self._store, message)
+        loop = asyncio.get_running_loop()
+        accepted, where = await loop.run_in_executor(self._ingest, self.inbox.store, message)
         if where is not None:
             await self.announce(accepted.conversation_id, "message", where)
         return accepted
@@ -128,7 +125,7 @@ class Conversations:
         caller has them); a lost announcement loses nothing stored."""
         try:
             if where is None:
-                where = await asyncio.to_thread(self._where, conversation_id)
+                where = await asyncio.to_thread(self.inbox.where, conversation_id)
             region, public_id = where
             await self.events.publish({"conversation": conversation_id, "public_id": public_id,
                                        "kind": kind, "region": region})
@@ -147,12 +144,12 @@ class Conversations:
         if accepted.collapsed:
             return []
         async with self.locks.hold(accepted.conversation_id):
-            pending = await asyncio.to_thread(self._pending, accepted.conversation_id)
+            pending = await asyncio.to_thread(self.inbox.pending, accepted.conversation_id)
             for message_id in pending:
                 if message_id > accepted.message_id:
                     break
                 await self._process_one(message_id)
-        return await asyncio.to_thread(self._replies_to, accepted.message_id) if replies else []
+        return await asyncio.to_thread(self.inbox.replies_to, accepted.message_id) if replies else []
 
     async def accept(self, message: InboundMessage) -> Accepted:
         """Commit the message and process it in the background (webhooks answer at once)."""
@@ -172,6 +169,10 @@ class Conversations:
         for callback in self.on_replies:
             callback()
 
+    def take_notifications(self, conversation_id: int) -> list[OutboundMessage]:
+        """Pending outbox messages of a conversation, marked as delivered (pull channels)."""
+        return self.inbox.take_notifications(conversation_id)
+
     async def close(self) -> None:
         """Release the live-update and rate-limit connections."""
         await self.events.close()
@@ -186,7 +187,7 @@ class Conversations:
     async def process_backlog(self, older_than: timedelta = timedelta(0)) -> int:
         """Process messages stored but never processed (a crash, a process killed, Redis or the
         database down during their turn), oldest first; returns how many."""
-        ids = await asyncio.to_thread(self._unprocessed_ids, older_than)
+        ids = await asyncio.to_thread(self.inbox.unprocessed, older_than, SWEEP_LIMIT)
         for conversation_id, message_id in ids:
             await self.process(Accepted(message_id, conversation_id, duplicate=False), replies=False)
         return len(ids)
@@ -203,124 +204,6 @@ class Conversations:
             except Exception as error:  # the servers are still down: the next sweep tries again
                 log.warning("sweep of unfinished messages failed: %s", error)
 
-    def take_notifications(self, conversation_id: int) -> list[OutboundMessage]:
-        """Pending outbox messages of a conversation, marked as delivered (pull channels)."""
-        with self.db.session() as session:
-            rows = session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.conversation_id == conversation_id)
-                .where(OutboxMessage.status == "pending")
-                .where(OutboxMessage.next_attempt_at <= utcnow())
-                .order_by(OutboxMessage.id)
-            ).all()
-            for row in rows:
-                row.status, row.sent_at = "sent", utcnow()
-                row.attempts += 1
-            # What the notice is about (ticket, status); a push channel's hints stay out.
-            return [OutboundMessage(r.text, custom={k: v for k, v in r.payload.items() if k != "custom"})
-                    for r in rows]
-
-    # -- storage (blocking; run in a thread) ----------------------------------
-    def _store(self, message: InboundMessage) -> tuple[Accepted, Where | None]:
-        # Two first messages of a new reporter race to create the conversation row: the
-        # loser finds it on its second try.
-        for _attempt in range(3):
-            try:
-                return self._insert(message)
-            except IntegrityError:
-                duplicate = self._duplicate(message)
-                if duplicate is not None:
-                    return duplicate, None
-        raise RuntimeError("could not store the message after three attempts")
-
-    def _insert(self, message: InboundMessage) -> tuple[Accepted, Where]:
-        # Nothing is flushed before the commit but the new rows (one UPDATE of the conversation
-        # at the end, not one before every query).
-        with self.db.session() as session, session.no_autoflush:
-            conversation = self._conversation(session, message)
-            region = self.services.regions.code(conversation.region)
-            where = (region, conversation.public_id)
-            first = contacts.repeat_of(session, conversation.id, message)
-            if first is not None:
-                if contacts.count_repeat(first, message.provider_message_id):
-                    REPEATS.labels(region).inc()
-                return Accepted(first.id, conversation.id, duplicate=True, collapsed=True), where
-            row = Message(
-                conversation_id=conversation.id,
-                channel=message.channel,
-                direction="in",
-                text=message.text,
-                provider_message_id=message.provider_message_id,
-                payload=_payload(message),
-                digest=contacts.digest(message.text),
-                created_at=message.received_at,
-            )
-            session.add(row)
-            session.flush()
-            MESSAGES_IN.labels(message.channel).inc()
-            if row.digest is not None:
-                _count_chain(session, row, region)
-            return Accepted(row.id, conversation.id, duplicate=False), where
-
-    def _duplicate(self, message: InboundMessage) -> Accepted | None:
-        with self.db.session() as session:
-            row = session.scalars(
-                select(Message).where(
-                    Message.channel == message.channel,
-                    Message.provider_message_id == message.provider_message_id,
-                )
-            ).first()
-            if row is None:
-                return None
-            log.info("retry of %s message %s recognised", message.channel, row.id)
-            return Accepted(row.id, row.conversation_id, duplicate=True)
-
-    @staticmethod
-    def _conversation(session: Any, message: InboundMessage) -> Conversation:
-        conversation = session.scalars(
-            select(Conversation).where(
-                Conversation.channel == message.channel,
-                Conversation.sender_id == message.sender_id,
-            )
-        ).first()
-        if conversation is None:
-            conversation = Conversation(channel=message.channel, sender_id=message.sender_id)
-            session.add(conversation)
-            session.flush()
-        elif conversation.closed_at is not None:
-            # Closed (by an operator, or after a non-emergency): a new dialogue, a new contact.
-            conversation.closed_at, conversation.tracker, conversation.contact_id = None, {}, None
-        conversation.updated_at = utcnow()
-        return conversation
-
-    def _pending(self, conversation_id: int) -> list[int]:
-        with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(Message.id)
-                    .where(Message.conversation_id == conversation_id)
-                    .where(Message.direction == "in", Message.processed_at.is_(None))
-                    .order_by(Message.id)
-                )
-            )
-
-    def _unprocessed_ids(self, older_than: timedelta) -> list[tuple[int, int]]:
-        with self.db.session() as session:
-            rows = session.execute(
-                select(Message.conversation_id, Message.id)
-                .where(Message.direction == "in", Message.processed_at.is_(None),
-                       Message.created_at <= utcnow() - older_than)
-                .order_by(Message.id).limit(SWEEP_LIMIT)
-            )
-            return [(int(c), int(m)) for c, m in rows]
-
-    def _replies_to(self, message_id: int) -> list[OutboundMessage]:
-        with self.db.session() as session:
-            rows = session.scalars(
-                select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)
-            )
-            return [OutboundMessage.of({"text": r.text, **r.payload}) for r in rows]
-
     async def _throttled(self, conversation: Conversation) -> bool:
         """Marked abusive, a prank record over the limit, or writing too fast (a limiter that
         cannot answer throttles nobody)."""
@@ -331,12 +214,6 @@ class Conversations:
             fast = False
         record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
         return fast or record or conversation.abusive_since is not None
-
-    def _where(self, conversation_id: int) -> Where:
-        with self.db.session() as session:
-            row = session.execute(select(Conversation.region, Conversation.public_id)
-                                  .where(Conversation.id == conversation_id)).one()
-        return self.services.regions.code(row[0]), row[1]
 
     # -- one turn -------------------------------------------------------------
     async def _process_one(self, message_id: int) -> None:
@@ -488,15 +365,6 @@ class Conversations:
             conversation.closed_at, conversation.contact_id = now, None
 
 
-def _payload(message: InboundMessage) -> dict[str, Any]:
-    payload: dict[str, Any] = {}
-    if message.gps:
-        payload["location"] = {"latitude": message.latitude, "longitude": message.longitude}
-    if message.media:
-        payload["media"] = list(message.media)
-    return payload
-
-
 def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
     location = payload.get("location")
     if not location:
@@ -517,16 +385,6 @@ def _reporting(state: DialogueState) -> bool:
     """A report or its guidance under way: every message goes to the dialogue, a dot included."""
     slots = state.slots
     return bool(state.active_loop or slots.get("ticket_id") is not None or slots.get("guidance_waiting"))
-
-
-def _count_chain(session: Any, row: Message, region: str) -> None:
-    """A long text many senders sent within minutes is a chain message (the supervisor board
-    shows it); each sender's first copy is still understood like any message."""
-    senders = contacts.chain_senders(session, str(row.digest), row.created_at)
-    if senders == contacts.CHAIN_SENDERS:
-        CHAIN_MESSAGES.labels(region).inc(senders)
-    elif senders > contacts.CHAIN_SENDERS:
-        CHAIN_MESSAGES.labels(region).inc()
 
 
 def _note_history(session: Any, conversation: Conversation) -> str | None:

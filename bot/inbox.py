@@ -1,0 +1,178 @@
+"""The inbox: an inbound message committed before any answer to the provider, a provider's
+retry recognised, the same text again counted on the first copy, a chain message counted; and
+what the turns read back from it (pending messages, replies, notices for pull channels)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.messages import Accepted, InboundMessage, OutboundMessage
+from bot.metrics import CHAIN_MESSAGES, MESSAGES_IN, REPEATS
+from bot.storage.database import Database
+from bot.storage.models import Conversation, Message, OutboxMessage, utcnow
+from bot.tickets.regions import Regions
+from bot.triage import contacts
+
+log = logging.getLogger(__name__)
+# Where the console shows a conversation: its centre's region code and its public id.
+Where = tuple[str, str]
+
+
+class Inbox:
+    """Inbound messages and what is read back from them (blocking: run in a thread)."""
+
+    def __init__(self, db: Database, regions: Regions) -> None:
+        self.db = db
+        self.regions = regions
+
+    def take_notifications(self, conversation_id: int) -> list[OutboundMessage]:
+        """Pending outbox messages of a conversation, marked as delivered (pull channels)."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.conversation_id == conversation_id)
+                .where(OutboxMessage.status == "pending")
+                .where(OutboxMessage.next_attempt_at <= utcnow())
+                .order_by(OutboxMessage.id)
+            ).all()
+            for row in rows:
+                row.status, row.sent_at = "sent", utcnow()
+                row.attempts += 1
+            # What the notice is about (ticket, status); a push channel's hints stay out.
+            return [OutboundMessage(r.text, custom={k: v for k, v in r.payload.items() if k != "custom"})
+                    for r in rows]
+
+    def store(self, message: InboundMessage) -> tuple[Accepted, Where | None]:
+        """Commit an inbound message; recognise a provider's retry and the same text again."""
+        # Two first messages of a new reporter race to create the conversation row: the
+        # loser finds it on its second try.
+        for _attempt in range(3):
+            try:
+                return self._insert(message)
+            except IntegrityError:
+                duplicate = self._duplicate(message)
+                if duplicate is not None:
+                    return duplicate, None
+        raise RuntimeError("could not store the message after three attempts")
+
+    def _insert(self, message: InboundMessage) -> tuple[Accepted, Where]:
+        # Nothing is flushed before the commit but the new rows (one UPDATE of the conversation
+        # at the end, not one before every query).
+        with self.db.session() as session, session.no_autoflush:
+            conversation = self._conversation(session, message)
+            region = self.regions.code(conversation.region)
+            where = (region, conversation.public_id)
+            first = contacts.repeat_of(session, conversation.id, message)
+            if first is not None:
+                if contacts.count_repeat(first, message.provider_message_id):
+                    REPEATS.labels(region).inc()
+                return Accepted(first.id, conversation.id, duplicate=True, collapsed=True), where
+            row = Message(
+                conversation_id=conversation.id,
+                channel=message.channel,
+                direction="in",
+                text=message.text,
+                provider_message_id=message.provider_message_id,
+                payload=_payload(message),
+                digest=contacts.digest(message.text),
+                created_at=message.received_at,
+            )
+            session.add(row)
+            session.flush()
+            MESSAGES_IN.labels(message.channel).inc()
+            if row.digest is not None:
+                _count_chain(session, row, region)
+            return Accepted(row.id, conversation.id, duplicate=False), where
+
+    def _duplicate(self, message: InboundMessage) -> Accepted | None:
+        with self.db.session() as session:
+            row = session.scalars(
+                select(Message).where(
+                    Message.channel == message.channel,
+                    Message.provider_message_id == message.provider_message_id,
+                )
+            ).first()
+            if row is None:
+                return None
+            log.info("retry of %s message %s recognised", message.channel, row.id)
+            return Accepted(row.id, row.conversation_id, duplicate=True)
+
+    @staticmethod
+    def _conversation(session: Any, message: InboundMessage) -> Conversation:
+        conversation = session.scalars(
+            select(Conversation).where(
+                Conversation.channel == message.channel,
+                Conversation.sender_id == message.sender_id,
+            )
+        ).first()
+        if conversation is None:
+            conversation = Conversation(channel=message.channel, sender_id=message.sender_id)
+            session.add(conversation)
+            session.flush()
+        elif conversation.closed_at is not None:
+            # Closed (by an operator, or after a non-emergency): a new dialogue, a new contact.
+            conversation.closed_at, conversation.tracker, conversation.contact_id = None, {}, None
+        conversation.updated_at = utcnow()
+        return conversation
+
+    def pending(self, conversation_id: int) -> list[int]:
+        """A conversation's messages not processed yet, oldest first."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(Message.id)
+                    .where(Message.conversation_id == conversation_id)
+                    .where(Message.direction == "in", Message.processed_at.is_(None))
+                    .order_by(Message.id)
+                )
+            )
+
+    def unprocessed(self, older_than: timedelta, limit: int) -> list[tuple[int, int]]:
+        """(conversation, message) of every message no turn finished, stored before `older_than` ago."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Message.conversation_id, Message.id)
+                .where(Message.direction == "in", Message.processed_at.is_(None),
+                       Message.created_at <= utcnow() - older_than)
+                .order_by(Message.id).limit(limit)
+            )
+            return [(int(c), int(m)) for c, m in rows]
+
+    def replies_to(self, message_id: int) -> list[OutboundMessage]:
+        """What the bot answered to a message, in order."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)
+            )
+            return [OutboundMessage.of({"text": r.text, **r.payload}) for r in rows]
+
+    def where(self, conversation_id: int) -> Where:
+        """A conversation's centre code and public id (what the console's live updates name)."""
+        with self.db.session() as session:
+            row = session.execute(select(Conversation.region, Conversation.public_id)
+                                  .where(Conversation.id == conversation_id)).one()
+        return self.regions.code(row[0]), row[1]
+
+
+def _payload(message: InboundMessage) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if message.gps:
+        payload["location"] = {"latitude": message.latitude, "longitude": message.longitude}
+    if message.media:
+        payload["media"] = list(message.media)
+    return payload
+
+
+def _count_chain(session: Any, row: Message, region: str) -> None:
+    """A long text many senders sent within minutes is a chain message (the supervisor board
+    shows it); each sender's first copy is still understood like any message."""
+    senders = contacts.chain_senders(session, str(row.digest), row.created_at)
+    if senders == contacts.CHAIN_SENDERS:
+        CHAIN_MESSAGES.labels(region).inc(senders)
+    elif senders > contacts.CHAIN_SENDERS:
+        CHAIN_MESSAGES.labels(region).inc()
