@@ -212,7 +212,9 @@ class Board:
                 "escalations": [r for r in rows if r.overdue],
                 "held": [r for r in rows if r.held_by],
                 "operators": [(o.name, o.role, list(o.regions)) for o in operators],
-                "chains": chains(session, utcnow() - CHAIN_SHOWN),
+                # A chain is shown where one of its senders' centres is the supervisor's.
+                "chains": [c for c in chains(session, utcnow() - CHAIN_SHOWN)
+                           if any(staff.covers(self.rules.regions.code(r)) for r in c.regions)],
                 "audit": [(_at(a.created_at), a.operator, a.action, a.detail,
                            public.get(a.conversation_id or 0)) for a in audit],
             }

@@ -96,12 +96,14 @@ def chain_senders(session: Any, fingerprint: str, now: datetime) -> int:
 
 @dataclass(frozen=True)
 class Chain:
-    """A chain message on the supervisor board: its text, how many senders, since when."""
+    """A chain message on the supervisor board: its text, how many senders, since when, and the
+    region codes of its senders' conversations ("" until a ticket places one)."""
 
     text: str
     senders: int
     first_at: datetime
     last_at: datetime
+    regions: frozenset[str]
 
 
 def chains(session: Any, since: datetime) -> list[Chain]:
@@ -113,9 +115,12 @@ def chains(session: Any, since: datetime) -> list[Chain]:
         .group_by(Message.digest)
         .having(func.count(func.distinct(Message.conversation_id)) >= CHAIN_SENDERS)).all()
     found = []
-    for _digest, senders, first_at, last_at, newest in rows:
+    for digest_, senders, first_at, last_at, newest in rows:
         text = session.get_one(Message, newest).text
-        found.append(Chain(text[:200], int(senders), aware(first_at), aware(last_at)))
+        regions = frozenset(session.scalars(
+            select(Conversation.region).join(Message, Message.conversation_id == Conversation.id)
+            .where(Message.digest == digest_, Message.created_at >= since).distinct()))
+        found.append(Chain(text[:200], int(senders), aware(first_at), aware(last_at), regions))
     return sorted(found, key=lambda c: -c.senders)
 
 

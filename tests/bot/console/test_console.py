@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.console.accounts import create_operator
 from bot.storage.models import AuditEntry, Conversation, DispatchItem, OperatorSession, Ticket
 from tests.bot.console.conftest import PASSWORD, Login, Operator, csrf_of
 from tests.channels.fake_sms_gateway import FakeSmsGateway
@@ -335,6 +336,10 @@ def test_the_supervisor_board_shows_a_chain_message_and_a_transcript_counts_repe
     wati = login("wati")
     board = wati.http.get("/console/supervisor").text
     assert chain in board and ">5<" in board
+    # Its senders are Kendal's (the default centre): Semarang's supervisor does not see it.
+    name = f"rina{uuid.uuid4().hex[:4]}"
+    create_operator(console_app.services.db, name, "supervisor", ["33.74"], PASSWORD)
+    assert chain not in login(name).http.get("/console/supervisor").text
     sender = reporter()
     for _ in range(3):
         rest_texts(console_app, sender, "tolong kirim petugas ke sini sekarang juga")
