@@ -5,6 +5,7 @@ closed without a ticket and counted as information (the `triage` slot tells the 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -39,6 +40,29 @@ async def _region(tracker: Tracker) -> str:
     return await asyncio.to_thread(current().region_of, context.conversation_id(tracker))
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """What the reporter wrote, in which language, to which centre."""
+
+    text: str
+    lang: str
+    region: str
+
+
+async def _asked(tracker: Tracker) -> _Asked:
+    text = (tracker.latest_message or {}).get("text") or ""
+    return _Asked(text, context.language(tracker), await _region(tracker))
+
+
+def _faq(dispatcher: CollectingDispatcher, tracker: Tracker, asked: _Asked) -> list[dict[str, Any]] | None:
+    """A question about 112 answered from the centre's FAQ (its events), else None."""
+    answer = current().redirects.answer(asked.text, asked.region, asked.lang)
+    if answer is None:
+        return None
+    dispatcher.utter_message(text=answer.text)
+    return _information(tracker, answer.target, asked.region)
+
+
 class ActionNonEmergency(Action):
     """A question about 112 answered, else the office for the complaint."""
 
@@ -48,20 +72,17 @@ class ActionNonEmergency(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        text, lang = (tracker.latest_message or {}).get("text") or "", context.language(tracker)
-        region = await _region(tracker)
-        redirects = current().redirects
-        answer = redirects.answer(text, region, lang)
-        if answer is not None:
-            dispatcher.utter_message(text=answer.text)
-            return _information(tracker, answer.target, region)
-        office = redirects.office(text, region, lang)
+        asked = await _asked(tracker)
+        events = _faq(dispatcher, tracker, asked)
+        if events is not None:
+            return events
+        office = current().redirects.office(asked.text, asked.region, asked.lang)
         if office.topic is None:
             dispatcher.utter_message(response="utter_non_emergency", office=office.office)
         else:
             dispatcher.utter_message(response="utter_non_emergency_office", topic=office.topic,
                                      office=office.office)
-        return _information(tracker, office.target, region)
+        return _information(tracker, office.target, asked.region)
 
 
 class ActionOutOfScope(Action):
@@ -73,11 +94,8 @@ class ActionOutOfScope(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        text, lang = (tracker.latest_message or {}).get("text") or "", context.language(tracker)
-        region = await _region(tracker)
-        answer = current().redirects.answer(text, region, lang)
-        if answer is None:
+        events = _faq(dispatcher, tracker, await _asked(tracker))
+        if events is None:
             dispatcher.utter_message(response="utter_default")
             return []
-        dispatcher.utter_message(text=answer.text)
-        return _information(tracker, answer.target, region)
+        return events

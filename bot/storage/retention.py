@@ -5,7 +5,6 @@ agencies, regions and district, statuses and every time. An open report is never
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.coordination import jobs
 from bot.storage.database import Database
 from bot.storage.models import (
     AuditEntry,
@@ -126,9 +126,4 @@ EVERY_SECONDS = 6 * 3600.0
 
 async def run(db: Database, days: int, every: float = EVERY_SECONDS) -> None:
     """Anonymise what is due, again every few hours, until cancelled."""
-    while True:
-        try:
-            await asyncio.to_thread(anonymise, db, days)
-        except Exception:  # the job must outlive a database hiccup
-            log.exception("retention run failed")
-        await asyncio.sleep(every)
+    await jobs.every(every, "retention run", lambda: anonymise(db, days))

@@ -3,12 +3,12 @@ escalated: an event, a notice to its agencies and to the centre's supervisors, a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.coordination import jobs
 from bot.dispatch.queue import SUPERVISORS, publish
 from bot.metrics import DEADLINE_MISSED
 from bot.storage.database import Database
@@ -54,10 +54,5 @@ def escalate_due(db: Database, rules: Rules, now: datetime | None = None) -> lis
 
 async def run(db: Database, rules: Rules, every: float = CHECK_SECONDS) -> None:
     """Check the deadlines until cancelled."""
-    while True:
-        try:
-            await asyncio.to_thread(escalate_due, db, rules)
-        except Exception:  # the clock must outlive a database hiccup
-            log.exception("deadline check failed")
-        await asyncio.sleep(every)
+    await jobs.every(every, "deadline check", lambda: escalate_due(db, rules))
 

@@ -5,24 +5,12 @@ the way of an emergency that follows."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import func, select
 
-from bot.settings import Settings
 from bot.storage.models import Contact, Conversation, Message, Ticket
 from bot.triage import contacts
 from tests.conftest import RunningApp, conversation_of, rest_texts
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[RunningApp]:
-    with RunningApp(settings.model_copy(update={"sender_messages_per_minute": 6})) as running:
-        conversations = running.app.state.conversations
-        moment = 1_800_000_000.0 - 1_800_000_000.0 % 3600 + 1
-        conversations.sender_rate.clock = conversations.throttled_replies.clock = lambda: moment
-        yield running
 
 
 def _sender(kind: str) -> str:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -19,16 +18,6 @@ from bot.settings import Settings
 from bot.storage.models import Conversation, Message, Ticket, TicketEvent, utcnow
 from bot.triage.senders import history, prank_score, pranks_this_week
 from tests.conftest import API_TOKEN, RunningApp, conversation_of, rest_texts
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[RunningApp]:
-    with RunningApp(settings.model_copy(update={"sender_messages_per_minute": 6})) as running:
-        # The limiters' windows are numbered by the clock: the test holds time still.
-        conversations = running.app.state.conversations
-        moment = 1_800_000_000.0 - 1_800_000_000.0 % 3600 + 1
-        conversations.sender_rate.clock = conversations.throttled_replies.clock = lambda: moment
-        yield running
 
 
 def _seed_pranks(app: RunningApp, sender: str, count: int) -> None:
