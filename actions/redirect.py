@@ -19,9 +19,9 @@ DomainDict = dict[str, Any]
 
 
 def _in_report(tracker: Tracker) -> bool:
-    """A report under way, or a hazard word still being asked about: nothing is closed."""
+    """A report or its guidance under way: nothing is closed."""
     return bool(tracker.get_slot("ticket_id") is not None or tracker.active_loop_name
-                or tracker.get_slot("danger_check") or tracker.get_slot("guidance_waiting"))
+                or tracker.get_slot("guidance_waiting"))
 
 
 def _information(tracker: Tracker, target: str, region: str) -> list[dict[str, Any]]:

@@ -50,6 +50,8 @@ TWILIO_PATH, REST_PATH = "/webhooks/twilio/sms", "/webhooks/rest/webhook"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "sigap_bench"
 P99_LIMIT_MS, DRAIN_LIMIT_S = 100.0, 5.0
+# py-spy names the project's files by their path from the project folder.
+OWN_CODE = ("bot/", "nlu/", "actions/", "channels/")
 FIGURES = ROOT / "bench" / "figures" / "load.jsonl"
 # A reporter's turns, as people write them, and the gap between their messages.
 PLACES = ["desa sumberrejo kendal", "jl soekarno hatta kendal", "pasar weleri", "kaliwungu", "boja",
@@ -279,7 +281,7 @@ def profile(pid: int, rate: float, seconds: float, port: int, tmp: Path) -> None
         total += samples
         if frames:
             leaf[frames[-1]] = leaf.get(frames[-1], 0) + samples
-        for frame in {f for f in frames if "/work/" in f and "/.venv/" not in f or "(bot/" in f}:
+        for frame in {f for f in frames if f.split("(")[-1].startswith(OWN_CODE)}:
             own[frame] = own.get(frame, 0) + samples
     print(f"profile at {rate:.0f}/s: {total} samples")
     for title, table in (("self", leaf), ("Sigap's own, inclusive", own)):

@@ -60,7 +60,7 @@ SWEEP_LIMIT = 500
 UNSURE_CONFIDENCE = 0.5
 # A reporter asking for a person, even beside a report the safety rules keep as one.
 ASKS_FOR_PERSON = 0.35
-EMERGENCY, PRANK = "report_emergency", "prank_or_test"
+EMERGENCY = "report_emergency"
 
 
 @dataclass
@@ -207,11 +207,7 @@ class Conversations:
     async def _throttled(self, conversation: Conversation) -> bool:
         """Marked abusive, a prank record over the limit, or writing too fast (a limiter that
         cannot answer throttles nobody)."""
-        try:
-            fast = not await self.sender_rate.hit(str(conversation.id))
-        except Exception as error:  # Redis down: answering matters more than limiting
-            log.warning("sender rate not checked: %s", error)
-            fast = False
+        fast = not await _allowed(self.sender_rate, str(conversation.id))
         record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
         return fast or record or conversation.abusive_since is not None
 
@@ -297,9 +293,8 @@ class Conversations:
                 .join(Conversation, Conversation.id == Message.conversation_id)
                 .outerjoin(Contact, Contact.id == Conversation.contact_id)
                 .where(Message.id == message_id)).one()
-            # A contact that ended with an hour's silence has been silent for no one.
-            live = contact is not None and utcnow() - aware(contact.last_at) < self._contact_length
-            return conversation, message, contact.silent if live else 0
+            silent = contact.silent if contacts.live(contact, utcnow(), self._contact_length) else 0
+            return conversation, message, silent
 
     @property
     def _contact_length(self) -> timedelta:

@@ -124,14 +124,17 @@ def chains(session: Any, since: datetime) -> list[Chain]:
     return sorted(found, key=lambda c: -c.senders)
 
 
+def live(contact: Contact | None, now: datetime, length: timedelta) -> bool:
+    """Whether a contact is still under way (it ends with `length` of silence)."""
+    return contact is not None and now - aware(contact.last_at) < length
+
+
 def current(session: Any, conversation: Conversation, now: datetime, length: timedelta) -> Contact | None:
     """The contact under way, None when there is none or it ended with an hour's silence."""
     if conversation.contact_id is None:
         return None
     contact: Contact | None = session.get(Contact, conversation.contact_id)
-    if contact is None or now - aware(contact.last_at) >= length:
-        return None
-    return contact
+    return contact if live(contact, now, length) else None
 
 
 def note(session: Any, conversation: Conversation, outcome: str, *, target: str | None = None,
