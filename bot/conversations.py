@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 
@@ -41,7 +41,8 @@ from bot.storage.models import (
     aware,
     utcnow,
 )
-from bot.tickets.views import CLOSED_STATUSES
+from bot.tickets.routing import UNKNOWN_TYPE
+from bot.tickets.views import CLOSED_STATUSES, TicketDetails, TicketView
 from bot.triage import contacts
 from bot.triage.senders import history, prank_score, record_prank
 from nlu.model import NLU
@@ -143,13 +144,19 @@ class Conversations:
         The same text again gets no reply (the first copy was answered)."""
         if accepted.collapsed:
             return []
+        answered: list[OutboundMessage] | None = None
         async with self.locks.hold(accepted.conversation_id):
             pending = await asyncio.to_thread(self.inbox.pending, accepted.conversation_id)
             for message_id in pending:
                 if message_id > accepted.message_id:
                     break
-                await self._process_one(message_id)
-        return await asyncio.to_thread(self.inbox.replies_to, accepted.message_id) if replies else []
+                answered = await self._process_one(message_id)
+        if not replies:
+            return []
+        if accepted.message_id in pending:  # processed just now: the last one processed
+            return answered or []
+        # Processed before (a provider's retry): the replies it got then.
+        return await asyncio.to_thread(self.inbox.replies_to, accepted.message_id)
 
     async def accept(self, message: InboundMessage) -> Accepted:
         """Commit the message and process it in the background (webhooks answer at once)."""
@@ -212,13 +219,33 @@ class Conversations:
         return fast or record or conversation.abusive_since is not None
 
     # -- one turn -------------------------------------------------------------
-    async def _process_one(self, message_id: int) -> None:
+    async def _process_one(self, message_id: int) -> list[OutboundMessage]:
+        """One message in one transaction: loaded, understood, its tickets, saved; the console
+        told once it is committed. A turn that fails is rolled back whole (no half-made ticket)
+        and the message answered with an apology and flagged for an operator instead. Returns
+        the replies."""
+        try:
+            async with self.db.transaction():
+                done = await self._understand(message_id)
+        except _TurnFailed as failed:
+            async with self.db.transaction():
+                done = await self._apologise(message_id, failed)
+        conversation = done.conversation
+        if done.intent is None:  # held by an operator: stored, not answered
+            await self.announce(conversation.id, "message", done.saved.where)
+            return []
+        await self.announce(conversation.id, "turn", done.saved.where)
+        TURNS.labels(conversation.channel, done.intent).inc()
+        log.info("conversation %s (%s %s): intent %s, %s", conversation.id, conversation.channel,
+                 mask(conversation.sender_id), done.intent, done.kind)
+        return done.saved.replies
+
+    async def _understand(self, message_id: int) -> _Done:
         conversation, message, silent_before = await asyncio.to_thread(self._load, message_id)
         if conversation.held_by_operator:
             # An operator holds the conversation: the bot stays silent, the console shows it.
-            where = await asyncio.to_thread(self._save, conversation.id, message.id, None, None)
-            await self.announce(conversation.id, "message", where)
-            return
+            saved = await asyncio.to_thread(self._save, conversation.id, message.id, None, None)
+            return _Done(conversation, None, "held", saved)
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
         gps = _gps(message.payload)
         with PARSE_SECONDS.time():
@@ -230,15 +257,38 @@ class Conversations:
             outcome = self._silent(conversation, state, silent_before)
         else:
             outcome = await self._turn(conversation, message, state, parse, signal)
-        where = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome,
+        saved = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome,
                                         aware(message.created_at))
-        await self.announce(conversation.id, "turn", where)
-        TURNS.labels(conversation.channel, parse.intent.name).inc()
-        log.info(
-            "conversation %s (%s %s): intent %s, %s",
-            conversation.id, conversation.channel, mask(conversation.sender_id),
-            parse.intent.name, outcome.kind,
-        )
+        return _Done(conversation, parse.intent.name, outcome.kind, saved)
+
+    async def _apologise(self, message_id: int, failed: _TurnFailed) -> _Done:
+        """The failed turn's message, answered with an apology and flagged; a report still gets
+        its ticket (the dialogue goes on about it)."""
+        conversation, message, _silent = await asyncio.to_thread(self._load, message_id)
+        state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
+        outcome = Outcome([{"text": _apology(failed.language)}], flag="turn_failed")
+        if failed.report is not None:
+            ticket = await asyncio.to_thread(self._safety_ticket, conversation.id, failed)
+            if ticket is not None:
+                state.slots.update(ticket_id=float(ticket.id), emergency_type=ticket.emergency_type)
+                outcome.kind = "incident"
+        saved = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome,
+                                        aware(message.created_at))
+        return _Done(conversation, "failed", outcome.kind, saved)
+
+    def _safety_ticket(self, conversation_id: int, failed: _TurnFailed) -> TicketView | None:
+        """The conversation's open ticket, else one opened from the failed turn's parse; None when
+        that fails too (an operator reads the flagged message)."""
+        assert failed.report is not None
+        desk = self.services.desk
+        try:
+            with self.db.session() as session, session.begin_nested():
+                kind, details = failed.report
+                return desk.open_for_conversation(conversation_id) or desk.open(
+                    conversation_id, kind, "en" if failed.language == "en" else "id", details)
+        except Exception:
+            log.exception("no ticket for the failed turn of conversation %s", conversation_id)
+            return None
 
     def _silent(self, conversation: Conversation, state: DialogueState, silent_before: int) -> Outcome:
         """A dot, a sticker, one character: how to report, said once a contact; never throttled,
@@ -259,13 +309,13 @@ class Conversations:
         )
         outcome = Outcome(flag=_person_wanted(parse.intent_ranking))
         throttled = await self._throttled(conversation)
+        language, ident = state.slots.get("user_language"), conversation.id
         try:
             outcome.replies = await self.engine.handle(state, turn)
-        except Exception:
-            # The message stays stored and marked; an operator sees it in the console.
-            log.exception("turn failed for conversation %s", conversation.id)
-            outcome.replies = [{"text": _apology(state.slots.get("user_language"))}]
-            outcome.flag = "turn_failed"
+            await asyncio.to_thread(self._flush)  # what the actions wrote fails now, if it fails
+        except Exception as error:  # the rows of a failed flush are expired: only `ident` is read
+            log.exception("turn failed for conversation %s", ident)
+            raise _TurnFailed(language, _report(turn.text, parse) if signal else None) from error
         if throttled and not signal and outcome.replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
             if reporting is None and not await _allowed(self.throttled_replies, str(conversation.id)):
@@ -285,6 +335,10 @@ class Conversations:
         outcome.unsure = parse.intent.confidence < UNSURE_CONFIDENCE and not (parse.hazards or parse.cues)
         return outcome
 
+    def _flush(self) -> None:
+        with self.db.session() as session:
+            session.flush()
+
     def _load(self, message_id: int) -> tuple[Conversation, Message, int]:
         """The message, its conversation and how silent its contact has been: one query."""
         with self.db.session() as session:
@@ -301,7 +355,7 @@ class Conversations:
         return timedelta(minutes=self.services.domain.session_expiration_minutes or 60)
 
     def _save(self, conversation_id: int, message_id: int, state: DialogueState | None,
-              outcome: Outcome | None, received: datetime | None = None) -> Where:
+              outcome: Outcome | None, received: datetime | None = None) -> _Saved:
         """One transaction: the dialogue state, the contact, the marks, the replies (and their outbox)."""
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
@@ -324,7 +378,10 @@ class Conversations:
             session.add_all([Message(conversation_id=conversation_id, channel=conversation.channel,
                                      direction="out", text=out.text, reply_to_id=message_id, payload=entry)
                              for out, entry in zip(replies, recorded, strict=True)])
-            return self.services.regions.code(conversation.region), conversation.public_id
+            where = (self.services.regions.code(conversation.region), conversation.public_id)
+            # As the transcript records them (what `Inbox.replies_to` reads back for a retry).
+            return _Saved(where, [OutboundMessage.of({"text": out.text, **entry})
+                                  for out, entry in zip(replies, recorded, strict=True)])
 
     def _note(self, session: Any, conversation: Conversation, state: DialogueState, outcome: Outcome,
               received: datetime) -> None:
@@ -358,6 +415,39 @@ class Conversations:
         if outcome.close:
             # Not an emergency, nothing under way: closed without a ticket (the board lets it go).
             conversation.closed_at, conversation.contact_id = now, None
+
+
+class _Saved(NamedTuple):
+    where: Where
+    replies: list[OutboundMessage]
+
+
+class _Done(NamedTuple):
+    """A processed message: its conversation, the intent (None: an operator holds it), what its
+    contact became, and what was saved."""
+
+    conversation: Conversation
+    intent: str | None
+    kind: str
+    saved: _Saved
+
+
+class _TurnFailed(Exception):
+    """The dialogue engine or an action failed: the turn is rolled back and apologised for;
+    `report`: what a ticket needs, when the message reported an emergency."""
+
+    def __init__(self, language: Any, report: tuple[str, TicketDetails] | None) -> None:
+        super().__init__("turn failed")
+        self.language = language
+        self.report = report
+
+
+def _report(text: str, parse: Any) -> tuple[str, TicketDetails]:
+    """The emergency type and details a message's parse gives, for a ticket without the dialogue."""
+    kind = parse.emergency_type.name if parse.emergency_type else UNKNOWN_TYPE
+    place = parse.location
+    return kind, TicketDetails(description=text, location_text=place.text if place else None,
+                               location=place.to_dict() if place else None, cues=tuple(parse.cues))
 
 
 def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:

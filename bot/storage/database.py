@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+# The session of the transaction a task is in (`Database.transaction`): every `session()` of the
+# same database in that task, and in the threads it hands work to, joins it.
+_joined: ContextVar[tuple[Database, Session] | None] = ContextVar("joined_session", default=None)
 
 
 class Database:
@@ -33,13 +39,44 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """A session that commits on success and rolls back on error; inside `transaction`, that
+        transaction's session (committed or rolled back by it)."""
+        joined = _joined.get()
+        if joined is not None and joined[0] is self:
+            yield joined[1]
+            return
         with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        """One transaction for everything a task does, whichever threads do it (one dialogue turn:
+        its load, its actions' tickets and its save); committed at the end, rolled back on error.
+        The work inside must be sequential: a session is not for two threads at once."""
+        session = self.sessions()
+        # The identity map holds rows weakly: a row one step of the turn loaded and let go would be
+        # loaded again by the next. Held here until the end, each row is read once a turn.
+        held: list[object] = []
+        event.listen(session, "loaded_as_persistent", lambda _s, row: held.append(row))
+        event.listen(session, "pending_to_persistent", lambda _s, row: held.append(row))
+        token = _joined.set((self, session))
+        try:
+            yield session
+            await asyncio.to_thread(_commit, session)
+        except BaseException:
+            await asyncio.to_thread(session.close)  # rolls back
+            raise
+        finally:
+            _joined.reset(token)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _commit(session: Session) -> None:
+    with session:
+        session.commit()
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

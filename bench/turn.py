@@ -1,0 +1,214 @@
+"""Turn benchmark: the CPU one message costs inside one process, and what it spends it on.
+
+    .venv/bin/python bench/turn.py [--reporters 100] [--profile] [--sqlite]
+
+Runs the same core `sigap serve` runs (bot/runtime.py) against PostgreSQL and Redis on this
+machine (a schema and a Redis database of its own, emptied first), with no HTTP in front: each
+reporter writes the four turns of bench/load.py, one message after the other, half through the
+REST path (the turn inside the call) and half through a push channel (stored, then processed in
+the background, the replies in the outbox). Prints the process CPU per message, the wall time,
+the SQL statements and Redis commands per message, and with --profile cProfile's top entries.
+The load benchmark (bench/load.py) measures the same code with HTTP, several processes and
+queueing; this one shows what a change to the turn itself is worth, in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import os
+import pstats
+import random
+import sys
+import tempfile
+import time
+from concurrent.futures import Executor, Future
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from redis import Redis  # noqa: E402
+from redis.connection import Connection  # noqa: E402
+from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from bench.load import FOLLOW_UPS, OPENINGS, PLACES  # noqa: E402
+from bot.messages import InboundMessage  # noqa: E402
+from bot.runtime import running_core  # noqa: E402
+from bot.settings import PROJECT_DIR, Settings  # noqa: E402
+from nlu.model import train  # noqa: E402
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SCHEMA = "sigap_bench_turn"
+REDIS = "redis://127.0.0.1:6379/13"
+
+
+class Counts:
+    """SQL statements and Redis commands sent by this process."""
+
+    def __init__(self) -> None:
+        self.sql = 0
+        self.redis = 0
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        send = Connection.send_packed_command
+
+        def counted(connection: Connection, command: object, check_health: bool = True) -> None:
+            self.redis += 1
+            send(connection, command, check_health)
+
+        Connection.send_packed_command = counted  # type: ignore[method-assign]
+        from redis.asyncio.connection import AbstractConnection
+
+        send_async = AbstractConnection.send_packed_command
+
+        async def counted_async(connection: AbstractConnection, command: object,
+                                check_health: bool = True) -> None:
+            self.redis += 1
+            await send_async(connection, command, check_health)
+
+        AbstractConnection.send_packed_command = counted_async  # type: ignore[method-assign]
+
+    def _statement(self, *args: object) -> None:
+        self.sql += 1
+
+
+def _fresh(sqlite: Path | None) -> str:
+    Redis.from_url(REDIS).flushdb()
+    if sqlite is not None:
+        return f"sqlite:///{sqlite}"
+    engine = create_engine(POSTGRES)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine.dispose()
+    return f"{POSTGRES}?options=-csearch_path%3D{SCHEMA}"
+
+
+def messages(reporters: int, seed: int = 7) -> list[InboundMessage]:
+    """Every reporter's four turns, reporters interleaved as they would be at the centre."""
+    rng = random.Random(seed)
+    scripts = []
+    for n in range(reporters):
+        channel = "rest" if n % 2 == 0 else "push"
+        opening = rng.choice(OPENINGS).format(place=rng.choice(PLACES))
+        turns = [opening, *rng.choice(FOLLOW_UPS)]
+        scripts.append([InboundMessage(channel=channel, sender_id=f"+62812{n:07d}", text=t,
+                                       provider_message_id=f"{channel}-{n}-{i}")
+                        for i, t in enumerate(turns)])
+    interleaved = []
+    for turn in range(4):
+        interleaved += [script[turn] for script in scripts]
+    return interleaved
+
+
+async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfile.Profile | None,
+              counts: Counts) -> None:
+    async with running_core(settings, []) as core:
+        conversations = core.conversations
+        conversations.push_channels = frozenset({"push"})
+        if profiler:
+            _inline_threads(conversations)
+        warm = messages(4, seed=1)
+        for message in warm:
+            await conversations.handle(InboundMessage(message.channel, "warm" + message.sender_id,
+                                                      message.text))
+        gc_time = _gc_clock()
+        idle = time.process_time()
+        await asyncio.sleep(2)
+        idle = (time.process_time() - idle) / 2
+        sql, commands = counts.sql, counts.redis
+        cpu, wall = time.process_time(), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for message in batch:
+            if message.channel == "rest":
+                await conversations.handle(message)
+            else:
+                await conversations.accept(message)
+                await conversations.drain()
+        if profiler:
+            profiler.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        n = len(batch)
+        print(f"{n} messages: CPU {1000 * cpu / n:.2f} ms/message, wall {1000 * wall / n:.2f} ms/message, "
+              f"SQL {(counts.sql - sql) / n:.1f}/message, Redis {(counts.redis - commands) / n:.1f}/message; "
+              f"idle CPU {1000 * idle:.1f} ms/s; garbage collector {1000 * gc_time[0] / n:.2f} ms/message "
+              f"({gc_time[1]} full collections), objects tracked {len(gc.get_objects())}")
+
+
+def _gc_clock() -> list[Any]:
+    """[seconds spent in the garbage collector, full collections] from now on."""
+    spent: list[Any] = [0.0, 0]
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - started[0]
+            spent[1] += info["generation"] == 2
+
+    gc.callbacks.append(callback)
+    return spent
+
+
+class _Inline(Executor):
+    """Runs what is submitted at once, in the caller's thread (so cProfile sees it)."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed back to the awaiting coroutine
+            future.set_exception(error)
+        return future
+
+
+def _inline_threads(conversations: Any) -> None:
+    """cProfile sees one thread: with --profile, the work handed to threads runs in the loop's."""
+    async def inline(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    asyncio.to_thread = inline  # type: ignore[assignment]
+    conversations._ingest = _Inline()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reporters", type=int, default=100)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--callees", default=None, help="with --profile: what these functions call (a regex)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        train(PROJECT_DIR, tmp / "models")
+        database = _fresh(tmp / "turn.db" if args.sqlite else None)
+        os.environ.pop("SIGAP_API_TOKENS", None)
+        settings = Settings(database_url=database, redis_url=REDIS, models_dir=tmp / "models",
+                            sender_messages_per_minute=1000, run_workers_in_serve=False)
+        import logging
+
+        logging.basicConfig(level=logging.WARNING)
+        counts = Counts()
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
+        asyncio.run(run(settings, messages(args.reporters), profiler, counts))
+        if profiler:
+            for order in ("tottime", "cumulative"):
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+                print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+            if args.callees:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees(args.callees)
+                print(out.getvalue()[:20000])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""One turn, one transaction: what a turn writes is committed whole or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from bot.storage.database import Database
+from bot.storage.models import Conversation, DispatchItem, Message, Ticket
+from tests.conftest import RunningApp, conversation_of, rest_texts
+
+# A fault of the database itself, halfway through a turn: the ticket is written, its notice to
+# the agencies is refused.
+TRIGGERS = {
+    "sqlite": ["CREATE TRIGGER refuse_notice BEFORE INSERT ON dispatch_item "
+               "BEGIN SELECT RAISE(ABORT, 'notices refused'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_notice() RETURNS trigger AS $$ BEGIN "
+                   "RAISE EXCEPTION 'notices refused'; END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER refuse_notice BEFORE INSERT ON dispatch_item "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_notice()"],
+}
+UNDO = {"sqlite": ["DROP TRIGGER refuse_notice"],
+        "postgresql": ["DROP TRIGGER refuse_notice ON dispatch_item", "DROP FUNCTION refuse_notice()"]}
+
+
+def _run(db: Database, statements: list[str]) -> None:
+    with db.engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+
+
+def test_a_turn_that_fails_halfway_leaves_no_half_made_ticket(running_app: RunningApp) -> None:
+    db = running_app.services.db
+    kind = db.engine.dialect.name
+    _run(db, TRIGGERS[kind])
+    try:
+        answer = rest_texts(running_app, "+6281200000001", "kebakaran rumah di desa sumberrejo kendal")
+    finally:
+        _run(db, UNDO[kind])
+    assert answer == ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0  # rolled back with the turn
+        inbound = session.scalars(select(Message).where(Message.direction == "in")).one()
+        assert inbound.processed_at is not None  # answered, not left for the sweep to retry forever
+    conversation = conversation_of(running_app, "+6281200000001")
+    assert conversation.needs_person == "turn_failed"  # an operator reads it
+    assert "ticket_id" not in {k for k, v in (conversation.tracker.get("slots") or {}).items() if v}
+
+    # The database takes notices again: the reporter's next message is a report like any other.
+    rest_texts(running_app, "+6281200000001", "tolong rumah tetangga terbakar, desa sumberrejo kendal")
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.emergency_type == "fire"
+        assert session.scalar(select(func.count()).select_from(DispatchItem)) >= 1
+
+
+# A fault after the ticket: the reminders of the CPR guidance are refused.
+REMINDERS_REFUSED = {
+    "sqlite": ["CREATE TRIGGER refuse_reminder BEFORE INSERT ON outbox WHEN NEW.kind = 'reminder' "
+               "BEGIN SELECT RAISE(ABORT, 'reminders refused'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_reminder() RETURNS trigger AS $$ BEGIN "
+                   "IF NEW.kind = 'reminder' THEN RAISE EXCEPTION 'reminders refused'; END IF; "
+                   "RETURN NEW; END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER refuse_reminder BEFORE INSERT ON outbox "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_reminder()"],
+}
+REMINDERS_UNDO = {"sqlite": ["DROP TRIGGER refuse_reminder"],
+                  "postgresql": ["DROP TRIGGER refuse_reminder ON outbox", "DROP FUNCTION refuse_reminder()"]}
+
+
+def test_a_report_whose_turn_fails_after_the_ticket_still_gets_its_ticket(running_app: RunningApp) -> None:
+    """The turn is rolled back whole, then the report's ticket is opened from what the message
+    said: a bug or fault in the guidance never costs the reporter their ticket."""
+    db = running_app.services.db
+    kind = db.engine.dialect.name
+    sender = "+6281200000002"
+    rest_texts(running_app, sender, "tolong ada orang pingsan di desa sumberrejo kendal")
+    _run(db, REMINDERS_REFUSED[kind])
+    try:
+        answer = rest_texts(running_app, sender, "dia tidak bernapas")
+    finally:
+        _run(db, REMINDERS_UNDO[kind])
+    assert answer == ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
+    with db.session() as session:
+        tickets = list(session.scalars(select(Ticket)))
+        assert len(tickets) == 1  # the one the first message opened, kept
+        assert session.scalar(select(func.count()).select_from(DispatchItem)) >= 1
+    assert conversation_of(running_app, sender).needs_person == "turn_failed"
+
+
+def test_a_report_in_a_failed_first_turn_gets_a_ticket(running_app: RunningApp) -> None:
+    db = running_app.services.db
+    kind = db.engine.dialect.name
+    sender = "+6281200000003"
+    _run(db, REMINDERS_REFUSED[kind])
+    try:
+        answer = rest_texts(running_app, sender, "tolong orang tidak bernapas di desa sumberrejo kendal")
+    finally:
+        _run(db, REMINDERS_UNDO[kind])
+    assert answer == ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.emergency_type == "medical" and "sumberrejo" in (ticket.location_text or "").lower()
+        assert session.scalar(select(func.count()).select_from(DispatchItem)) >= 1
+    conversation = conversation_of(running_app, sender)
+    assert conversation.needs_person == "turn_failed"
+    assert conversation.tracker["slots"]["ticket_id"] == ticket.id  # the dialogue goes on about it
+
+
+def test_every_session_of_a_transaction_joins_it_and_is_rolled_back_with_it(database_url: str) -> None:
+    db = Database(database_url)
+    db.create_schema()
+    statements: list[str] = []
+    event.listen(db.engine, "begin", lambda _connection: statements.append("begin"))
+
+    def add(sender: str) -> int:
+        with db.session() as session:
+            row = Conversation(channel="rest", sender_id=sender)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    async def turn(fail: bool) -> None:
+        async with db.transaction():
+            first = add("a")
+            second = await asyncio.to_thread(add, "b")  # another thread, the same transaction
+            with db.session() as session:
+                assert {c.id for c in session.scalars(select(Conversation))} >= {first, second}
+            if fail:
+                raise RuntimeError("the turn failed")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(turn(fail=True))
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+    statements.clear()
+    asyncio.run(turn(fail=False))
+    assert statements == ["begin"]  # one transaction for the three sessions
+    with db.session() as session:
+        assert sorted(session.scalars(select(Conversation.sender_id))) == ["a", "b"]
+    db.dispose()
