@@ -50,10 +50,14 @@ from nlu.model import NLU
 log = logging.getLogger(__name__)
 
 # Storing an inbound message has threads of its own, so a webhook's answer never queues behind
-# the turns being processed; and only this many turns run at once, so a burst of reports
-# cannot starve the webhooks of the CPU (the others wait, stored, in order).
+# the turns being processed; and only this many turns run at once in a process, so a burst of
+# reports cannot starve the webhooks of the CPU (the others wait, stored, in order).
 INGEST_THREADS = 4
 TURNS_AT_ONCE = 2
+# Every turn holds a database connection from its load to its save: at most this many turns of
+# any channel at once in a process, fewer than the pool's connections (bot/storage/database.py)
+# and the threads (bot/runtime.py), so storing a message never waits for a connection.
+TURN_CONNECTIONS = 8
 # How often each process looks for messages no turn finished, and how many it takes at a time.
 SWEEP_SECONDS = 5.0
 SWEEP_LIMIT = 500
@@ -97,6 +101,7 @@ class Conversations:
         self._background: set[asyncio.Task[None]] = set()
         self._ingest = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest")
         self._turns = asyncio.Semaphore(TURNS_AT_ONCE)
+        self._connections = asyncio.Semaphore(TURN_CONNECTIONS)
         self.on_replies: list[Callable[[], None]] = []
         # Told of every change of a conversation (the console's live updates). A sender writing
         # faster than SENDER_MESSAGES_PER_MINUTE is throttled; a throttled sender gets at most one
@@ -145,7 +150,7 @@ class Conversations:
         if accepted.collapsed:
             return []
         answered: list[OutboundMessage] | None = None
-        async with self.locks.hold(accepted.conversation_id):
+        async with self._connections, self.locks.hold(accepted.conversation_id):
             pending = await asyncio.to_thread(self.inbox.pending, accepted.conversation_id)
             for message_id in pending:
                 if message_id > accepted.message_id:
@@ -220,10 +225,11 @@ class Conversations:
 
     # -- one turn -------------------------------------------------------------
     async def _process_one(self, message_id: int) -> list[OutboundMessage]:
-        """One message in one transaction: loaded, understood, its tickets, saved; the console
-        told once it is committed. A turn that fails is rolled back whole (no half-made ticket)
-        and the message answered with an apology and flagged for an operator instead. Returns
-        the replies."""
+        """One message in one transaction: loaded, understood, saved (the tickets it opens or
+        changes are the desk's, each in a short transaction of its own: an incident many reporters
+        share is never locked for the length of a turn); the console told once it is committed.
+        A turn that fails is rolled back (the tickets it opened stay) and the message answered with
+        an apology and flagged for an operator; a report in it gets its ticket. Returns the replies."""
         try:
             async with self.db.transaction():
                 done = await self._understand(message_id)
@@ -281,11 +287,10 @@ class Conversations:
         that fails too (an operator reads the flagged message)."""
         assert failed.report is not None
         desk = self.services.desk
-        try:
-            with self.db.session() as session, session.begin_nested():
-                kind, details = failed.report
-                return desk.open_for_conversation(conversation_id) or desk.open(
-                    conversation_id, kind, "en" if failed.language == "en" else "id", details)
+        kind, details = failed.report
+        try:  # the desk's own transactions: a ticket the failed turn opened is there
+            return desk.open_for_conversation(conversation_id) or desk.open(
+                conversation_id, kind, "en" if failed.language == "en" else "id", details)
         except Exception:
             log.exception("no ticket for the failed turn of conversation %s", conversation_id)
             return None
@@ -359,6 +364,8 @@ class Conversations:
         """One transaction: the dialogue state, the contact, the marks, the replies (and their outbox)."""
         with self.db.session() as session:
             conversation = session.get_one(Conversation, conversation_id)
+            if state is not None and state.slots.get("ticket_id") is not None:
+                session.expire(conversation, ["region"])  # the desk places it (its own transaction)
             replies = [OutboundMessage.of(r) for r in (outcome.replies if outcome is not None else [])]
             if state is not None and outcome is not None:
                 self._note(session, conversation, state, outcome, received or utcnow())

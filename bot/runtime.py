@@ -10,6 +10,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # How long shutdown waits for the outbox to finish the sends under way.
 SHUTDOWN_SECONDS = 10.0
 # Parsed once at start-up: every table the NLU reads lazily is loaded before the first reporter.
+THREADS = 16
 WARM_UP = "kebakaran rumah di desa sumberrejo kendal"
 
 Background = Callable[[Conversations, Outbox], Coroutine[Any, Any, None]]
@@ -72,6 +74,10 @@ async def running_core(
     gc.collect()
     gc.freeze()
     set_current(services)
+    # Turns, their actions and the inbox run their database work in threads: more threads than
+    # turns at once (bot/conversations.py), so a turn waiting on a row lock never starves the
+    # turn that holds it.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(THREADS, thread_name_prefix="work"))
     outbox = Outbox(services.db, {s.channel: s for s in senders}, settings.outbox_first_retry_seconds)
     locks = build_locks(settings)
     conversations = Conversations(services, nlu, build_engine(services), outbox.push_channels, locks)

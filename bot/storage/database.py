@@ -48,6 +48,13 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def own_session(self) -> Iterator[Session]:
+        """A session of its own, committed at its end even inside `transaction`: for rows many
+        conversations share (tickets, incidents), whose locks no turn may hold for its length."""
+        with self.sessions() as session, session.begin():
+            yield session
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """One transaction for everything a task does, whichever threads do it (one dialogue turn:

@@ -70,7 +70,7 @@ class TicketDesk:
     def open(self, conversation_id: int, emergency_type: str, language: str,
              details: TicketDetails) -> TicketView:
         """Open a ticket at once (the location may follow), join or open its incident, publish."""
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = Ticket(conversation_id=conversation_id, emergency_type=emergency_type,
                             language=language, status="new", agencies=[], priority="high")
             _apply(ticket, details)
@@ -84,7 +84,7 @@ class TicketDesk:
 
     def update(self, ticket_id: int, details: TicketDetails) -> TicketView:
         """Add details (a place, cues, photos): re-route, maybe join another report's incident."""
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = _get(session, ticket_id)
             _apply(ticket, details)
             return self._changed(session, ticket, "updated", "")
@@ -92,7 +92,7 @@ class TicketDesk:
     def add_type(self, ticket_id: int, other_type: str, details: TicketDetails) -> TicketView:
         """A further emergency of the same report (a fire, then someone unconscious): the ticket
         keeps its type and gains the other type's agencies."""
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = _get(session, ticket_id)
             _apply(ticket, details)
             if other_type in (ticket.emergency_type, *ticket.other_types):
@@ -104,7 +104,7 @@ class TicketDesk:
                actor: str = "bot") -> tuple[TicketView, str]:
         """The type arrives (it was unknown) or is corrected: routed anew; the agencies it no longer
         concerns are told it was withdrawn. Returns the old type too."""
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = _get(session, ticket_id)
             _apply(ticket, details)
             old = ticket.emergency_type
@@ -120,7 +120,7 @@ class TicketDesk:
         over the rules' until they clear them."""
         if edit.emergency_type:
             self.retype(ticket_id, edit.emergency_type, TicketDetails(), actor)
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = _get(session, ticket_id)
             changes = []
             if edit.location_text is not None or edit.location is not None:
@@ -152,7 +152,7 @@ class TicketDesk:
         cancels only their ticket while others still report the incident."""
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = _get(session, ticket_id)
             if ticket.status in CLOSED_STATUSES:
                 raise TicketClosed(f"ticket {ticket.number} is {ticket.status}")
@@ -183,7 +183,7 @@ class TicketDesk:
     def split(self, ticket_id: int, actor: str) -> TicketView:
         """An operator says this report is another emergency: it leaves its incident for one of
         its own; both incidents are published."""
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = _get(session, ticket_id)
             old = self._incident_of(session, ticket)
             if len(old.tickets) > 1:
@@ -194,14 +194,14 @@ class TicketDesk:
     # -- reading -------------------------------------------------------------------------------
     def get(self, ticket_id: int) -> TicketView:
         """One ticket."""
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             return TicketView.of(_get(session, ticket_id))
 
     def open_for_conversation(self, conversation_id: int) -> TicketView | None:
         """The conversation's newest ticket that is not closed."""
         query = (select(Ticket).where(Ticket.conversation_id == conversation_id)
                  .where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.id.desc()).limit(1))
-        with self.db.session() as session:
+        with self.db.own_session() as session:
             ticket = session.scalars(query).first()
             return TicketView.of(ticket) if ticket else None
 

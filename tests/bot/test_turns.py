@@ -1,4 +1,5 @@
-"""One turn, one transaction: what a turn writes is committed whole or not at all."""
+"""One turn, one transaction: what a turn writes is committed whole or not at all; the tickets it
+opens are the desk's (a transaction each), and a report in a failed turn still gets one."""
 
 from __future__ import annotations
 
