@@ -32,15 +32,26 @@ def _run(db: Database, statements: list[str]) -> None:
             connection.execute(text(statement))
 
 
+APOLOGY = ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
+
+
+def _answer_while(app: RunningApp, fault: dict[str, list[str]], undo: dict[str, list[str]], sender: str,
+                  message: str) -> list[str]:
+    """A reporter's message answered while the database refuses what `fault` says."""
+    db = app.services.db
+    kind = db.engine.dialect.name
+    _run(db, fault[kind])
+    try:
+        return rest_texts(app, sender, message)
+    finally:
+        _run(db, undo[kind])
+
+
 def test_a_turn_that_fails_halfway_leaves_no_half_made_ticket(running_app: RunningApp) -> None:
     db = running_app.services.db
-    kind = db.engine.dialect.name
-    _run(db, TRIGGERS[kind])
-    try:
-        answer = rest_texts(running_app, "+6281200000001", "kebakaran rumah di desa sumberrejo kendal")
-    finally:
-        _run(db, UNDO[kind])
-    assert answer == ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
+    answer = _answer_while(running_app, TRIGGERS, UNDO, "+6281200000001",
+                           "kebakaran rumah di desa sumberrejo kendal")
+    assert answer == APOLOGY
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == 0  # rolled back with the turn
         inbound = session.scalars(select(Message).where(Message.direction == "in")).one()
@@ -75,15 +86,10 @@ def test_a_report_whose_turn_fails_after_the_ticket_still_gets_its_ticket(runnin
     """The turn is rolled back whole, then the report's ticket is opened from what the message
     said: a bug or fault in the guidance never costs the reporter their ticket."""
     db = running_app.services.db
-    kind = db.engine.dialect.name
     sender = "+6281200000002"
     rest_texts(running_app, sender, "tolong ada orang pingsan di desa sumberrejo kendal")
-    _run(db, REMINDERS_REFUSED[kind])
-    try:
-        answer = rest_texts(running_app, sender, "dia tidak bernapas")
-    finally:
-        _run(db, REMINDERS_UNDO[kind])
-    assert answer == ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
+    answer = _answer_while(running_app, REMINDERS_REFUSED, REMINDERS_UNDO, sender, "dia tidak bernapas")
+    assert answer == APOLOGY
     with db.session() as session:
         tickets = list(session.scalars(select(Ticket)))
         assert len(tickets) == 1  # the one the first message opened, kept
@@ -93,14 +99,10 @@ def test_a_report_whose_turn_fails_after_the_ticket_still_gets_its_ticket(runnin
 
 def test_a_report_in_a_failed_first_turn_gets_a_ticket(running_app: RunningApp) -> None:
     db = running_app.services.db
-    kind = db.engine.dialect.name
     sender = "+6281200000003"
-    _run(db, REMINDERS_REFUSED[kind])
-    try:
-        answer = rest_texts(running_app, sender, "tolong orang tidak bernapas di desa sumberrejo kendal")
-    finally:
-        _run(db, REMINDERS_UNDO[kind])
-    assert answer == ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
+    answer = _answer_while(running_app, REMINDERS_REFUSED, REMINDERS_UNDO, sender,
+                           "tolong orang tidak bernapas di desa sumberrejo kendal")
+    assert answer == APOLOGY
     with db.session() as session:
         ticket = session.scalars(select(Ticket)).one()
         assert ticket.emergency_type == "medical" and "sumberrejo" in (ticket.location_text or "").lower()
