@@ -18,7 +18,7 @@ from bot.coordination.ratelimit import RateLimiter, build_limiter
 from bot.dialogue.engine import Engine, Turn
 from bot.dialogue.responses import render
 from bot.dialogue.tracker import DialogueState
-from bot.inbox import Inbox, Where
+from bot.inbox import Inbox, Where, recorded_reply
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import (
     FIRST_MESSAGE_TO_TICKET,
@@ -274,7 +274,8 @@ class Conversations:
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
         outcome = Outcome([{"text": _apology(failed.language)}], flag="turn_failed")
         if failed.report is not None:
-            ticket = await asyncio.to_thread(self._safety_ticket, conversation.id, failed)
+            ticket = await asyncio.to_thread(self._safety_ticket, conversation.id, failed.report,
+                                             failed.language)
             if ticket is not None:
                 state.slots.update(ticket_id=float(ticket.id), emergency_type=ticket.emergency_type)
                 outcome.kind = "incident"
@@ -282,15 +283,15 @@ class Conversations:
                                         aware(message.created_at))
         return _Done(conversation, "failed", outcome.kind, saved)
 
-    def _safety_ticket(self, conversation_id: int, failed: _TurnFailed) -> TicketView | None:
+    def _safety_ticket(self, conversation_id: int, report: tuple[str, TicketDetails],
+                       language: Any) -> TicketView | None:
         """The conversation's open ticket, else one opened from the failed turn's parse; None when
         that fails too (an operator reads the flagged message)."""
-        assert failed.report is not None
         desk = self.services.desk
-        kind, details = failed.report
+        kind, details = report
         try:  # the desk's own transactions: a ticket the failed turn opened is there
             return desk.open_for_conversation(conversation_id) or desk.open(
-                conversation_id, kind, "en" if failed.language == "en" else "id", details)
+                conversation_id, kind, "en" if language == "en" else "id", details)
         except Exception:
             log.exception("no ticket for the failed turn of conversation %s", conversation_id)
             return None
@@ -387,7 +388,7 @@ class Conversations:
                              for out, entry in zip(replies, recorded, strict=True)])
             where = (self.services.regions.code(conversation.region), conversation.public_id)
             # As the transcript records them (what `Inbox.replies_to` reads back for a retry).
-            return _Saved(where, [OutboundMessage.of({"text": out.text, **entry})
+            return _Saved(where, [recorded_reply(out.text, entry)
                                   for out, entry in zip(replies, recorded, strict=True)])
 
     def _note(self, session: Any, conversation: Conversation, state: DialogueState, outcome: Outcome,

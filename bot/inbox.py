@@ -149,7 +149,7 @@ class Inbox:
             rows = session.scalars(
                 select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)
             )
-            return [OutboundMessage.of({"text": r.text, **r.payload}) for r in rows]
+            return [recorded_reply(r.text, r.payload) for r in rows]
 
     def where(self, conversation_id: int) -> Where:
         """A conversation's centre code and public id (what the console's live updates name)."""
@@ -157,6 +157,11 @@ class Inbox:
             row = session.execute(select(Conversation.region, Conversation.public_id)
                                   .where(Conversation.id == conversation_id)).one()
         return self.regions.code(row[0]), row[1]
+
+
+def recorded_reply(text: str, payload: dict[str, Any]) -> OutboundMessage:
+    """A reply as the transcript records it: its text and what went with it."""
+    return OutboundMessage.of({"text": text, **payload})
 
 
 def _payload(message: InboundMessage) -> dict[str, Any]:

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 # How long shutdown waits for the outbox to finish the sends under way.
 SHUTDOWN_SECONDS = 10.0
-# Parsed once at start-up: every table the NLU reads lazily is loaded before the first reporter.
+# Threads for the database work of turns, actions and the inbox (asyncio's default executor).
 THREADS = 16
+# Parsed once at start-up: every table the NLU reads lazily is loaded before the first reporter.
 WARM_UP = "kebakaran rumah di desa sumberrejo kendal"
 
 Background = Callable[[Conversations, Outbox], Coroutine[Any, Any, None]]

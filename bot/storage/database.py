@@ -45,7 +45,7 @@ class Database:
         if joined is not None and joined[0] is self:
             yield joined[1]
             return
-        with self.sessions() as session, session.begin():
+        with self.own_session() as session:
             yield session
 
     @contextmanager
@@ -58,7 +58,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """One transaction for everything a task does, whichever threads do it (one dialogue turn:
-        its load, its actions' tickets and its save); committed at the end, rolled back on error.
+        its load, its actions' writes and its save; the desk's `own_session`s stay apart);
+        committed at the end, rolled back on error.
         The work inside must be sequential: a session is not for two threads at once."""
         session = self.sessions()
         # The identity map holds rows weakly: a row one step of the turn loaded and let go would be
