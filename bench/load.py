@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,13 @@ def run_step(server: str, rate: float, seconds: float, port: int, tmp: Path,
     span = max((r["sent"] + r["ms"] / 1000 for r in results), default=seconds)
     latencies = [r["ms"] for r in results]
     answered = [r for r in results if r["status"] == 200]
+    refused: dict[int, int] = {}
+    for r in results:
+        if r["status"] != 200:
+            refused[r["status"]] = refused.get(r["status"], 0) + 1
+    if refused:
+        print(f"  not answered 200 at {rate:.0f}/s ({server}): " + ", ".join(
+            f"{status}: {count}" for status, count in sorted(refused.items())))
     step = Step(server, rate, len(items), len(answered) / max(span, 1e-9), len(results) - len(answered),
                 _percentile(latencies, 0.5), _percentile(latencies, 0.99),
                 _percentile([r["ms"] for r in results if kinds[r["id"]] == "rest"], 0.99),
@@ -311,6 +319,7 @@ def main() -> None:
     parser.add_argument("--profile", type=float, default=None, metavar="RATE",
                         help="record the server with py-spy (all threads, every process) at this offer")
     parser.add_argument("--sigap-only", action="store_true", help="skip the bare ceiling")
+    parser.add_argument("--server-log", type=Path, default=None, help="keep Sigap's log in this file")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     offers = args.bare_rates.split(",") if args.bare_rates else [*map(str, rates), "400", "600", "800"]
@@ -344,6 +353,8 @@ def main() -> None:
                     _print([step])
             finally:
                 _stop(sigap)
+                if args.server_log:
+                    shutil.copy(tmp / "sigap.log", args.server_log)
             if args.sigap_only:
                 bare_rates = []
             bare_port = free_port()

@@ -32,6 +32,9 @@ class Pool:
             return self.idle.pop()
         return await asyncio.open_connection(self.host, self.port)
 
+    async def fresh(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(self.host, self.port)
+
     def give(self, connection: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
         if len(self.idle) < CONNECTIONS:
             self.idle.append(connection)
@@ -41,8 +44,8 @@ class Pool:
 
 async def _exchange(pool: Pool, request: bytes) -> int:
     """Send one request, read its whole response; the status (0: no answer)."""
-    for _attempt in range(2):  # a kept-alive connection the server closed: once more, fresh
-        reader, writer = await pool.take()
+    for attempt in range(2):  # a kept-alive connection the server closed: once more, fresh
+        reader, writer = await (pool.take() if attempt == 0 else pool.fresh())
         try:
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")

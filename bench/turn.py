@@ -54,6 +54,7 @@ class Counts:
     def __init__(self) -> None:
         self.sql = 0
         self.redis = 0
+        self.echo: list[str] | None = None
         event.listen(Engine, "before_cursor_execute", self._statement)
         send = Connection.send_packed_command
 
@@ -73,8 +74,10 @@ class Counts:
 
         AbstractConnection.send_packed_command = counted_async  # type: ignore[method-assign]
 
-    def _statement(self, *args: object) -> None:
+    def _statement(self, _connection: object, _cursor: object, statement: str, *args: object) -> None:
         self.sql += 1
+        if self.echo is not None:
+            self.echo.append(" ".join(statement.split())[:150])
 
 
 def _fresh(sqlite: Path | None) -> str:
@@ -106,8 +109,20 @@ def messages(reporters: int, seed: int = 7) -> list[InboundMessage]:
     return interleaved
 
 
+async def _echo(conversations: Any, counts: Counts) -> None:
+    """Every SQL statement of one more reporter's four REST turns."""
+    for message in messages(1, seed=3):
+        counts.echo = []
+        await conversations.handle(InboundMessage("rest", "echo" + message.sender_id, message.text,
+                                                  provider_message_id="echo" + message.provider_message_id))
+        print(f"-- {message.text!r}: {len(counts.echo)} statements")
+        for statement in counts.echo:
+            print("   " + statement)
+    counts.echo = None
+
+
 async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfile.Profile | None,
-              counts: Counts) -> None:
+              counts: Counts, echo: bool = False, only: int | None = None) -> None:
     async with running_core(settings, []) as core:
         conversations = core.conversations
         conversations.push_channels = frozenset({"push"})
@@ -123,14 +138,24 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         idle = (time.process_time() - idle) / 2
         sql, commands = counts.sql, counts.redis
         cpu, wall = time.process_time(), time.perf_counter()
-        if profiler:
+        if profiler and only is None:
             profiler.enable()
+        by_turn: dict[str, list[float]] = {}
+        sql_by_turn: dict[str, list[int]] = {}
         for message in batch:
+            turn = f"turn {message.provider_message_id.rsplit('-', 1)[-1]}"
+            if profiler and only is not None and turn == f"turn {only}":
+                profiler.enable()
+            began, statements = time.process_time(), counts.sql
             if message.channel == "rest":
                 await conversations.handle(message)
             else:
                 await conversations.accept(message)
                 await conversations.drain()
+            if profiler and only is not None:
+                profiler.disable()
+            by_turn.setdefault(turn, []).append(time.process_time() - began)
+            sql_by_turn.setdefault(turn, []).append(counts.sql - statements)
         if profiler:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -139,6 +164,13 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
               f"SQL {(counts.sql - sql) / n:.1f}/message, Redis {(counts.redis - commands) / n:.1f}/message; "
               f"idle CPU {1000 * idle:.1f} ms/s; garbage collector {1000 * gc_time[0] / n:.2f} ms/message "
               f"({gc_time[1]} full collections), objects tracked {len(gc.get_objects())}")
+        print("CPU by turn of a reporter (ms, mean/max): " + ", ".join(
+            f"{turn} {1000 * sum(spent) / len(spent):.1f}/{1000 * max(spent):.1f}"
+            for turn, spent in sorted(by_turn.items())))
+        print("SQL statements by turn (mean): " + ", ".join(
+            f"{turn} {sum(n) / len(n):.1f}" for turn, n in sorted(sql_by_turn.items())))
+        if echo:
+            await _echo(conversations, counts)
 
 
 def _gc_clock() -> list[Any]:
@@ -184,6 +216,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--turn", type=int, default=None,
+                        help="with --profile: only this turn of each reporter (0: the opening)")
+    parser.add_argument("--echo", action="store_true", help="print the SQL of one more reporter's turns")
     parser.add_argument("--callees", default=None, help="with --profile: what these functions call (a regex)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -198,7 +233,7 @@ def main() -> None:
         logging.basicConfig(level=logging.WARNING)
         counts = Counts()
         profiler = cProfile.Profile(time.process_time) if args.profile else None
-        asyncio.run(run(settings, messages(args.reporters), profiler, counts))
+        asyncio.run(run(settings, messages(args.reporters), profiler, counts, args.echo, args.turn))
         if profiler:
             for order in ("tottime", "cumulative"):
                 out = io.StringIO()

@@ -364,9 +364,8 @@ class Conversations:
               outcome: Outcome | None, received: datetime | None = None) -> _Saved:
         """One transaction: the dialogue state, the contact, the marks, the replies (and their outbox)."""
         with self.db.session() as session:
+            # The region the desk gave it in this turn is read afresh (bot/storage/database.py).
             conversation = session.get_one(Conversation, conversation_id)
-            if state is not None and state.slots.get("ticket_id") is not None:
-                session.expire(conversation, ["region"])  # the desk places it (its own transaction)
             replies = [OutboundMessage.of(r) for r in (outcome.replies if outcome is not None else [])]
             if state is not None and outcome is not None:
                 self._note(session, conversation, state, outcome, received or utcnow())

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import CHAIN_MESSAGES, MESSAGES_IN, REPEATS
@@ -108,7 +109,7 @@ class Inbox:
             select(Conversation).where(
                 Conversation.channel == message.channel,
                 Conversation.sender_id == message.sender_id,
-            )
+            ).options(defer(Conversation.tracker))  # the turn reads the dialogue state, not the inbox
         ).first()
         if conversation is None:
             conversation = Conversation(channel=message.channel, sender_id=message.sender_id)

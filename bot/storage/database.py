@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 # The session of the transaction a task is in (`Database.transaction`): every `session()` of the
@@ -52,8 +52,17 @@ class Database:
     def own_session(self) -> Iterator[Session]:
         """A session of its own, committed at its end even inside `transaction`: for rows many
         conversations share (tickets, incidents), whose locks no turn may hold for its length."""
-        with self.sessions() as session, session.begin():
-            yield session
+        joined = _joined.get()
+        with self.sessions() as session:
+            changed: list[tuple[object, list[str]]] = []
+            if joined is not None and joined[0] is self:
+                event.listen(session, "after_flush", lambda s, _context: changed.extend(_changes(s)))
+            with session.begin():
+                yield session
+        if changed and joined is not None:
+            # What this session committed, the enclosing transaction reads afresh (a conversation
+            # the desk placed in a region), and nothing else of what it holds.
+            _expire(joined[1], changed)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
@@ -80,6 +89,24 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _changes(session: Session) -> list[tuple[object, list[str]]]:
+    """The identity and changed attributes of each row a flush updates."""
+    out = []
+    for row in session.dirty:
+        state = inspect(row)
+        names = [a.key for a in state.attrs if a.history.has_changes()]
+        if names and state.identity_key is not None:
+            out.append((state.identity_key, names))
+    return out
+
+
+def _expire(session: Session, changed: list[tuple[object, list[str]]]) -> None:
+    for key, names in changed:
+        row = session.identity_map.get(key)  # type: ignore[arg-type]
+        if row is not None:
+            session.expire(row, names)
 
 
 def _commit(session: Session) -> None:

@@ -10,12 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.dispatch.queue import publish
 from bot.metrics import TICKETS_OPENED
 from bot.storage.database import Database
-from bot.storage.models import Incident, Ticket, TicketEvent, utcnow
+from bot.storage.models import Conversation, Incident, Ticket, TicketEvent, utcnow
 from bot.tickets import incidents
 from bot.tickets.document import document
 from bot.tickets.priority import Priorities
@@ -71,13 +72,15 @@ class TicketDesk:
              details: TicketDetails) -> TicketView:
         """Open a ticket at once (the location may follow), join or open its incident, publish."""
         with self.db.own_session() as session:
-            ticket = Ticket(conversation_id=conversation_id, emergency_type=emergency_type,
-                            language=language, status="new", agencies=[], priority="high")
+            # Routed, joined to its incident and synced before the first flush: one INSERT of
+            # each row, no UPDATE after it.
+            ticket = Ticket(conversation=session.get_one(Conversation, conversation_id),
+                            emergency_type=emergency_type, language=language, status="new", agencies=[],
+                            other_types=[], cues=[], priority="high", created_at=utcnow())
             _apply(ticket, details)
-            session.add(ticket)
-            session.flush()
-            session.add(TicketEvent(ticket_id=ticket.id, kind="created", note=emergency_type))
             self._route(ticket)
+            session.add(ticket)
+            session.add(TicketEvent(ticket=ticket, kind="created", note=emergency_type))
             joined = self._attach(session, ticket)
             TICKETS_OPENED.labels(ticket.emergency_type, ticket.priority).inc()
             return TicketView.of(ticket, joined=joined)
@@ -234,7 +237,8 @@ class TicketDesk:
         """Join the incident another reporter opened, when this report is the same emergency;
         else keep (or open) its own. Publishes; returns whether it joined another's incident."""
         own = ticket.incident
-        match = incidents.find_match(session, ticket, self.rules.matching)
+        with session.no_autoflush:  # a new ticket is inserted once, with its incident
+            match = incidents.find_match(session, ticket, self.rules.matching)
         if match is not None and (own is None or len(own.tickets) <= 1):
             ticket.incident = match
             session.flush()
@@ -244,13 +248,16 @@ class TicketDesk:
                 self._retire(session, own, match)
             self._sync_and_publish(session, match, "merged")
             return True
+        change = change if change in ("created", "type_changed") else "updated"
         if own is None:
-            own = Incident(emergency_type=ticket.emergency_type, status="new", created_at=ticket.created_at)
+            own = Incident(emergency_type=ticket.emergency_type, status="new",
+                           created_at=ticket.created_at or utcnow())
             session.add(own)
-            session.flush()
-            ticket.incident = own
-            session.flush()
-        self._sync_and_publish(session, own, change if change in ("created", "type_changed") else "updated")
+            ticket.incident = own  # its only ticket: nothing to read back before the sync
+            withdrawn = incidents.sync(own, self.rules.priorities, self.rules.regions)
+            self._publish(session, own, change, withdrawn)
+            return False
+        self._sync_and_publish(session, own, change)
         return False
 
     def _detach(self, session: Session, ticket: Ticket, old: Incident, actor: str) -> None:
@@ -285,8 +292,12 @@ class TicketDesk:
         return ticket.incident
 
     def _sync_and_publish(self, session: Session, incident: Incident, change: str) -> None:
+        """The incident made what its reports say now (another reporter's ticket may have joined
+        since it was read: its tickets are read again, with their conversations), then published."""
         session.flush()
-        session.refresh(incident, ["tickets"])
+        tickets = session.scalars(select(Ticket).where(Ticket.incident_id == incident.id)
+                                  .options(joinedload(Ticket.conversation)).order_by(Ticket.id)).all()
+        set_committed_value(incident, "tickets", list(tickets))
         withdrawn = incidents.sync(incident, self.rules.priorities, self.rules.regions)
         self._publish(session, incident, change, withdrawn)
 
@@ -305,7 +316,7 @@ class TicketDesk:
 
 
 def _get(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.get(Ticket, ticket_id)
+    ticket = session.get(Ticket, ticket_id, options=[joinedload(Ticket.incident)])
     if ticket is None:
         raise TicketNotFound(ticket_id)
     return ticket

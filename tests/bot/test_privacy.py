@@ -56,3 +56,8 @@ def test_json_lines_are_one_object_each_with_numbers_masked_also_in_tracebacks()
     assert entry["time"].endswith("+00:00")
     assert "3456" not in entry["message"] and "forged" in entry["message"]
     assert "ValueError" in entry["exception"] and "1234567" not in entry["exception"]
+
+
+def test_an_access_line_keeps_its_status_and_duration_readable() -> None:
+    line = _line("%s %s %d in %.0f ms", "POST", "/webhooks/rest/webhook", 200, 356.2)
+    assert line.endswith("POST /webhooks/rest/webhook 200 in 356 ms")

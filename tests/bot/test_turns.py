@@ -144,3 +144,36 @@ def test_every_session_of_a_transaction_joins_it_and_is_rolled_back_with_it(data
     with db.session() as session:
         assert sorted(session.scalars(select(Conversation.sender_id))) == ["a", "b"]
     db.dispose()
+
+
+def test_what_an_own_session_commits_inside_a_transaction_is_read_afresh_by_it(database_url: str) -> None:
+    # The desk places a conversation in a region in its own transaction, in the middle of a turn
+    # that holds the conversation: the turn reads the new region, and keeps what it changed itself.
+    db = Database(database_url)
+    db.create_schema()
+    with db.session() as session:
+        row = Conversation(channel="rest", sender_id=f"afresh-{database_url[:5]}", region="")
+        session.add(row)
+        session.flush()
+        ident = row.id
+
+    def place() -> None:
+        with db.own_session() as session:
+            session.get_one(Conversation, ident).region = "3324"
+
+    async def turn() -> tuple[str, str]:
+        async with db.transaction():
+            with db.session() as session:
+                conversation = session.get_one(Conversation, ident)
+                assert conversation.region == ""
+                conversation.language = "en"  # the turn's own change, not flushed yet
+            await asyncio.to_thread(place)
+            with db.session() as session:
+                conversation = session.get_one(Conversation, ident)
+                return conversation.region, conversation.language
+
+    assert asyncio.run(turn()) == ("3324", "en")
+    with db.session() as session:
+        stored = session.get_one(Conversation, ident)
+        assert (stored.region, stored.language) == ("3324", "en")
+    db.dispose()
