@@ -289,12 +289,13 @@ def profile(pid: int, rate: float, seconds: float, port: int, tmp: Path) -> None
         total += samples
         if frames:
             leaf[frames[-1]] = leaf.get(frames[-1], 0) + samples
-        for frame in {f for f in frames if f.split("(")[-1].startswith(OWN_CODE)}:
+        # Inclusive by function (a frame names its line: one function would be split by line).
+        for frame in {f.rsplit(":", 1)[0] + ")" for f in frames if f.split("(")[-1].startswith(OWN_CODE)}:
             own[frame] = own.get(frame, 0) + samples
     print(f"profile at {rate:.0f}/s: {total} samples")
     for title, table in (("self", leaf), ("Sigap's own, inclusive", own)):
         print(f"  top {title}:")
-        for frame, samples in sorted(table.items(), key=lambda t: -t[1])[:15]:
+        for frame, samples in sorted(table.items(), key=lambda t: -t[1])[:25]:
             print(f"    {100 * samples / max(total, 1):5.1f}%  {frame[:130]}")
 
 

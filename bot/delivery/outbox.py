@@ -194,11 +194,10 @@ class Outbox:
             return due
 
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:
-        with self.db.session() as session:
-            row = session.get_one(OutboxMessage, outbox_id)
-            row.status, row.sent_at, row.claimed_until = "sent", utcnow(), None
-            row.attempts += 1
-            row.provider_message_id = provider_id
+        with self.db.session() as session:  # one statement: the row is not needed here
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
+                status="sent", sent_at=utcnow(), claimed_until=None, attempts=OutboxMessage.attempts + 1,
+                provider_message_id=provider_id))
 
     def _release(self, outbox_ids: list[int]) -> None:
         """Give back claimed messages that were not tried (an older one failed)."""

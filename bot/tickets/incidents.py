@@ -79,19 +79,21 @@ def find_match(session: Session, ticket: Ticket, rules: Matching,
     if mine is None and key is None:
         return None
     since = (now or utcnow()) - rules.window
-    candidates = session.scalars(
-        select(Incident).where(Incident.emergency_type == ticket.emergency_type,
-                               Incident.status.not_in(CLOSED_STATUSES), Incident.merged_into_id.is_(None),
-                               Incident.updated_at >= since)
+    # What matching needs of each candidate, not whole rows: in a disaster there are many.
+    candidates = session.execute(
+        select(Incident.id, Incident.lat, Incident.lon, Incident.location["precision"].as_string(),
+               Incident.place_key)
+        .where(Incident.emergency_type == ticket.emergency_type,
+               Incident.status.not_in(CLOSED_STATUSES), Incident.merged_into_id.is_(None),
+               Incident.updated_at >= since)
         .where(Incident.id != (ticket.incident_id or 0))
         .order_by(Incident.updated_at.desc()).limit(50)
     ).all()
-    for incident in candidates:
-        theirs = None if incident.lat is None or incident.lon is None else (incident.lat, incident.lon)
-        if mine and theirs and point(incident.location) and distance_m(mine, theirs) <= rules.radius_m:
-            return incident
-        if key and same_place(key, incident.place_key):
-            return incident
+    for ident, lat, lon, precision, their_key in candidates:
+        near = (mine is not None and lat is not None and lon is not None and precision == "point"
+                and distance_m(mine, (lat, lon)) <= rules.radius_m)
+        if near or (key and same_place(key, their_key)):
+            return session.get(Incident, ident)
     return None
 
 
