@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Conversation, Incident, Message, Ticket, TicketEvent, aware
@@ -50,6 +50,7 @@ def document(session: Session, incident: Incident, change: str, priorities: Prio
     """The ticket-v1 document of an incident, as of now."""
     tickets = list(incident.tickets)
     centre = regions.centre(incident.region)
+    firsts = _first_messages(session, [t.conversation_id for t in tickets])
     return {
         "schema_version": VERSION,
         "change": change,
@@ -63,7 +64,7 @@ def document(session: Session, incident: Incident, change: str, priorities: Prio
         "status": incident.status,
         "cues": list(incident.cues or []),
         "location": _location(incident.location),
-        "reporters": [_reporter(session, t) for t in tickets],
+        "reporters": [_reporter(t, firsts.get(t.conversation_id)) for t in tickets],
         "agencies": list(incident.agencies or []),
         "region": {"code": centre.code, "name": centre.name},
         "created_at": iso(incident.created_at),
@@ -102,12 +103,19 @@ def _starts(words: str | None, heads: tuple[str, ...]) -> bool:
     return bool(first) and first[0] in heads
 
 
-def _reporter(session: Session, ticket: Ticket) -> dict[str, Any]:
+def _first_messages(session: Session, conversation_ids: list[int]) -> dict[int, datetime]:
+    """When each reporter first wrote: one query for every reporter of the incident (a collapse in
+    an earthquake has dozens, and each of their updates publishes the incident again)."""
+    rows = session.execute(select(Message.conversation_id, func.min(Message.created_at))
+                           .where(Message.conversation_id.in_(conversation_ids), Message.direction == "in")
+                           .group_by(Message.conversation_id))
+    return {int(conversation): first for conversation, first in rows}
+
+
+def _reporter(ticket: Ticket, first: datetime | None) -> dict[str, Any]:
     conversation: Conversation = ticket.conversation
     slots = (conversation.tracker or {}).get("slots", {})
     silent = bool(slots.get("quiet_mode") or slots.get("silenced") or SILENT_CUES & set(ticket.cues or []))
-    first = session.scalar(select(Message.created_at).where(
-        Message.conversation_id == conversation.id, Message.direction == "in").order_by(Message.id).limit(1))
     return {
         "ticket_number": ticket.number,
         "channel": conversation.channel,

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from bot.dispatch.queue import SUPERVISORS, TableDispatchQueue
 from bot.storage.database import Database
-from bot.storage.models import DispatchItem, Incident, utcnow
+from bot.storage.models import DispatchItem, Incident, Message, utcnow
 from bot.tickets.clock import escalate_due
 from bot.tickets.desk import TicketDesk
-from bot.tickets.document import schema
+from bot.tickets.document import iso, schema
 from bot.tickets.views import TicketDetails
 from tests.bot.dispatch.test_dispatch_queue import conversation, make_desk
 
@@ -152,3 +152,21 @@ def test_a_correction_moves_the_report_out_of_an_incident_of_the_old_type(desk: 
     b = desk.open(conversation(desk, "b"), "fire", "id", details)
     changed, old = desk.retype(b.id, "electrical_gas", TicketDetails())
     assert old == "fire" and changed.incident_id != a.incident_id
+
+
+def test_each_reporter_of_an_incident_is_published_with_when_they_first_wrote(desk: TicketDesk) -> None:
+    details = TicketDetails(location_text="pasar weleri", location=place("33.24.10", "pasar weleri"))
+    firsts = {}
+    conversations = [conversation(desk, name) for name in ("a", "b", "c")]
+    with desk.db.session() as session:
+        for n, ident in enumerate(conversations):
+            firsts[ident] = utcnow() - timedelta(minutes=10 - n)
+            session.add_all([Message(conversation_id=ident, channel="rest", direction="in", text="api",
+                                     created_at=firsts[ident]),
+                             Message(conversation_id=ident, channel="rest", direction="in", text="tolong",
+                                     created_at=firsts[ident] + timedelta(minutes=1))])
+    tickets = [desk.open(ident, "fire", "id", details) for ident in conversations]
+    assert len({t.incident_id for t in tickets}) == 1
+    reporters = _notices(desk)[-1].payload["reporters"]
+    by_number = {r["ticket_number"]: r["first_message_at"] for r in reporters}
+    assert by_number == {t.number: iso(firsts[t.conversation_id]) for t in tickets}
