@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import CHAIN_MESSAGES, MESSAGES_IN, REPEATS
@@ -62,8 +61,8 @@ class Inbox:
         raise RuntimeError("could not store the message after three attempts")
 
     def _insert(self, message: InboundMessage) -> tuple[Accepted, Where]:
-        # Nothing is flushed before the commit but the new rows (one UPDATE of the conversation
-        # at the end, not one before every query).
+        # The conversation's row is updated (and locked) first, for the few statements of this
+        # transaction; nothing else is flushed before the commit but the new message.
         with self.db.session() as session, session.no_autoflush:
             conversation = self._conversation(session, message)
             region = self.regions.code(conversation.region)
@@ -104,22 +103,24 @@ class Inbox:
             return Accepted(row.id, row.conversation_id, duplicate=True)
 
     @staticmethod
-    def _conversation(session: Any, message: InboundMessage) -> Conversation:
-        conversation = session.scalars(
-            select(Conversation).where(
-                Conversation.channel == message.channel,
-                Conversation.sender_id == message.sender_id,
-            ).options(defer(Conversation.tracker))  # the turn reads the dialogue state, not the inbox
+    def _conversation(session: Any, message: InboundMessage) -> _Sender:
+        """The sender's conversation, its last activity now: one statement when it exists."""
+        now = utcnow()
+        mine = (Conversation.channel == message.channel, Conversation.sender_id == message.sender_id)
+        found = session.execute(
+            update(Conversation).where(*mine).values(updated_at=now)
+            .returning(Conversation.id, Conversation.public_id, Conversation.region, Conversation.closed_at)
         ).first()
-        if conversation is None:
-            conversation = Conversation(channel=message.channel, sender_id=message.sender_id)
+        if found is None:
+            conversation = Conversation(channel=message.channel, sender_id=message.sender_id, updated_at=now)
             session.add(conversation)
             session.flush()
-        elif conversation.closed_at is not None:
+            return _Sender(conversation.id, conversation.public_id, conversation.region)
+        if found.closed_at is not None:
             # Closed (by an operator, or after a non-emergency): a new dialogue, a new contact.
-            conversation.closed_at, conversation.tracker, conversation.contact_id = None, {}, None
-        conversation.updated_at = utcnow()
-        return conversation
+            session.execute(update(Conversation).where(Conversation.id == found.id)
+                            .values(closed_at=None, tracker={}, contact_id=None))
+        return _Sender(found.id, found.public_id, found.region)
 
     def pending(self, conversation_id: int) -> list[int]:
         """A conversation's messages not processed yet, oldest first."""
@@ -158,6 +159,14 @@ class Inbox:
             row = session.execute(select(Conversation.region, Conversation.public_id)
                                   .where(Conversation.id == conversation_id)).one()
         return self.regions.code(row[0]), row[1]
+
+
+class _Sender(NamedTuple):
+    """What storing a message needs of its conversation."""
+
+    id: int
+    public_id: str
+    region: str
 
 
 def recorded_reply(text: str, payload: dict[str, Any]) -> OutboundMessage:
