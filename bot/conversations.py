@@ -247,15 +247,13 @@ class Conversations:
         return done.saved.replies
 
     async def _understand(self, message_id: int) -> _Done:
-        conversation, message, silent_before = await asyncio.to_thread(self._load, message_id)
-        if conversation.held_by_operator:
+        loaded = await asyncio.to_thread(self._load_and_parse, message_id)
+        conversation, message, silent_before, parse = loaded
+        if parse is None:
             # An operator holds the conversation: the bot stays silent, the console shows it.
             saved = await asyncio.to_thread(self._save, conversation.id, message.id, None, None)
             return _Done(conversation, None, "held", saved)
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
-        gps = _gps(message.payload)
-        with PARSE_SECONDS.time():
-            parse = await asyncio.to_thread(self.nlu.parse, message.text, gps)
         words_signal = bool(parse.hazards or parse.cues or parse.help_call)
         signal = parse.intent.name == EMERGENCY or words_signal
         # A dot or a sticker has no words for the classifier to weigh: its intent is noise.
@@ -344,6 +342,15 @@ class Conversations:
     def _flush(self) -> None:
         with self.db.session() as session:
             session.flush()
+
+    def _load_and_parse(self, message_id: int) -> tuple[Conversation, Message, int, Any]:
+        """`_load`, and the message understood unless an operator holds the conversation (one
+        hand-over to a thread, not two: each waits for the interpreter lock under load)."""
+        conversation, message, silent = self._load(message_id)
+        if conversation.held_by_operator:
+            return conversation, message, silent, None
+        with PARSE_SECONDS.time():
+            return conversation, message, silent, self.nlu.parse(message.text, _gps(message.payload))
 
     def _load(self, message_id: int) -> tuple[Conversation, Message, int]:
         """The message, its conversation and how silent its contact has been: one query."""
