@@ -261,8 +261,14 @@ class Conversations:
             outcome = self._silent(conversation, state, silent_before)
         else:
             outcome = await self._turn(conversation, message, state, parse, signal)
-        saved = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome,
-                                        aware(message.created_at))
+        ident, text_ = conversation.id, message.text  # a failed flush expires the rows
+        try:
+            saved = await asyncio.to_thread(self._save, ident, message.id, state, outcome,
+                                            aware(message.created_at))
+        except Exception as error:  # what the turn saves is refused: rolled back and apologised for
+            log.exception("saving the turn of conversation %s failed", ident)
+            language = state.slots.get("user_language")
+            raise _TurnFailed(language, _report(text_, parse) if signal else None) from error
         return _Done(conversation, parse.intent.name, outcome.kind, saved)
 
     async def _apologise(self, message_id: int, failed: _TurnFailed) -> _Done:
@@ -392,6 +398,7 @@ class Conversations:
             session.add_all([Message(conversation_id=conversation_id, channel=conversation.channel,
                                      direction="out", text=out.text, reply_to_id=message_id, payload=entry)
                              for out, entry in zip(replies, recorded, strict=True)])
+            session.flush()  # refused now, inside the turn's error handling, not at its commit
             where = (self.services.regions.code(conversation.region), conversation.public_id)
             # As the transcript records them (what `Inbox.replies_to` reads back for a retry).
             return _Saved(where, [recorded_reply(out.text, entry)

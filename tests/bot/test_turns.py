@@ -112,6 +112,39 @@ def test_a_report_in_a_failed_first_turn_gets_a_ticket(running_app: RunningApp) 
     assert conversation.tracker["slots"]["ticket_id"] == ticket.id  # the dialogue goes on about it
 
 
+# A fault when the turn is saved: every reply but the apology is refused.
+REPLIES_REFUSED = {
+    "sqlite": ["CREATE TRIGGER refuse_reply BEFORE INSERT ON message "
+               "WHEN NEW.direction = 'out' AND NEW.text NOT LIKE 'Pesan Anda sudah diterima%' "
+               "BEGIN SELECT RAISE(ABORT, 'replies refused'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_reply() RETURNS trigger AS $$ BEGIN "
+                   "IF NEW.direction = 'out' AND NEW.text NOT LIKE 'Pesan Anda sudah diterima%' THEN "
+                   "RAISE EXCEPTION 'replies refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER refuse_reply BEFORE INSERT ON message "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_reply()"],
+}
+REPLIES_UNDO = {"sqlite": ["DROP TRIGGER refuse_reply"],
+                "postgresql": ["DROP TRIGGER refuse_reply ON message", "DROP FUNCTION refuse_reply()"]}
+
+
+def test_a_turn_whose_save_is_refused_is_answered_and_its_report_keeps_its_ticket(
+        running_app: RunningApp) -> None:
+    # Before, the REST caller got a 500 and the message stayed for the sweep to retry for ever.
+    db = running_app.services.db
+    sender = "+6281200000004"
+    answer = _answer_while(running_app, REPLIES_REFUSED, REPLIES_UNDO, sender,
+                           "kebakaran rumah di desa sumberrejo kendal")
+    assert answer == APOLOGY
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.emergency_type == "fire"
+        inbound = session.scalars(select(Message).where(Message.direction == "in")).one()
+        assert inbound.processed_at is not None
+    conversation = conversation_of(running_app, sender)
+    assert conversation.needs_person == "turn_failed"
+    assert conversation.tracker["slots"]["ticket_id"] == ticket.id
+
+
 def test_every_session_of_a_transaction_joins_it_and_is_rolled_back_with_it(database_url: str) -> None:
     db = Database(database_url)
     db.create_schema()
