@@ -12,18 +12,26 @@ from bot.storage.database import Database
 from bot.storage.models import Conversation, DispatchItem, Message, Ticket
 from tests.conftest import RunningApp, conversation_of, rest_texts
 
+# A refusal of the database itself: (the statements that make it, the statements that undo it).
+Refusal = tuple[dict[str, list[str]], dict[str, list[str]]]
+
+
+def _refusal(name: str, table: str, when: str = "1 = 1") -> Refusal:
+    """A trigger refusing the rows of `table` for which `when` holds (SQL both databases read),
+    and the statements that drop it again."""
+    sqlite = (f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {when} "
+              f"BEGIN SELECT RAISE(ABORT, '{name}'); END")
+    postgresql = [f"CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN IF {when} THEN "
+                  f"RAISE EXCEPTION '{name}'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                  f"CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"]
+    undo = {"sqlite": [f"DROP TRIGGER {name}"],
+            "postgresql": [f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]}
+    return {"sqlite": [sqlite], "postgresql": postgresql}, undo
+
+
 # A fault of the database itself, halfway through a turn: the ticket is written, its notice to
 # the agencies is refused.
-TRIGGERS = {
-    "sqlite": ["CREATE TRIGGER refuse_notice BEFORE INSERT ON dispatch_item "
-               "BEGIN SELECT RAISE(ABORT, 'notices refused'); END"],
-    "postgresql": ["CREATE FUNCTION refuse_notice() RETURNS trigger AS $$ BEGIN "
-                   "RAISE EXCEPTION 'notices refused'; END $$ LANGUAGE plpgsql",
-                   "CREATE TRIGGER refuse_notice BEFORE INSERT ON dispatch_item "
-                   "FOR EACH ROW EXECUTE FUNCTION refuse_notice()"],
-}
-UNDO = {"sqlite": ["DROP TRIGGER refuse_notice"],
-        "postgresql": ["DROP TRIGGER refuse_notice ON dispatch_item", "DROP FUNCTION refuse_notice()"]}
+NOTICES_REFUSED = _refusal("refuse_notice", "dispatch_item")
 
 
 def _run(db: Database, statements: list[str]) -> None:
@@ -35,11 +43,11 @@ def _run(db: Database, statements: list[str]) -> None:
 APOLOGY = ["Pesan Anda sudah diterima dan akan dibaca operator. Silakan terus menulis."]
 
 
-def _answer_while(app: RunningApp, fault: dict[str, list[str]], undo: dict[str, list[str]], sender: str,
-                  message: str) -> list[str]:
-    """A reporter's message answered while the database refuses what `fault` says."""
+def _answer_while(app: RunningApp, refusal: Refusal, sender: str, message: str) -> list[str]:
+    """A reporter's message answered while the database refuses what `refusal` says."""
     db = app.services.db
     kind = db.engine.dialect.name
+    fault, undo = refusal
     _run(db, fault[kind])
     try:
         return rest_texts(app, sender, message)
@@ -49,7 +57,7 @@ def _answer_while(app: RunningApp, fault: dict[str, list[str]], undo: dict[str, 
 
 def test_a_turn_that_fails_halfway_leaves_no_half_made_ticket(running_app: RunningApp) -> None:
     db = running_app.services.db
-    answer = _answer_while(running_app, TRIGGERS, UNDO, "+6281200000001",
+    answer = _answer_while(running_app, NOTICES_REFUSED, "+6281200000001",
                            "kebakaran rumah di desa sumberrejo kendal")
     assert answer == APOLOGY
     with db.session() as session:
@@ -69,17 +77,7 @@ def test_a_turn_that_fails_halfway_leaves_no_half_made_ticket(running_app: Runni
 
 
 # A fault after the ticket: the reminders of the CPR guidance are refused.
-REMINDERS_REFUSED = {
-    "sqlite": ["CREATE TRIGGER refuse_reminder BEFORE INSERT ON outbox WHEN NEW.kind = 'reminder' "
-               "BEGIN SELECT RAISE(ABORT, 'reminders refused'); END"],
-    "postgresql": ["CREATE FUNCTION refuse_reminder() RETURNS trigger AS $$ BEGIN "
-                   "IF NEW.kind = 'reminder' THEN RAISE EXCEPTION 'reminders refused'; END IF; "
-                   "RETURN NEW; END $$ LANGUAGE plpgsql",
-                   "CREATE TRIGGER refuse_reminder BEFORE INSERT ON outbox "
-                   "FOR EACH ROW EXECUTE FUNCTION refuse_reminder()"],
-}
-REMINDERS_UNDO = {"sqlite": ["DROP TRIGGER refuse_reminder"],
-                  "postgresql": ["DROP TRIGGER refuse_reminder ON outbox", "DROP FUNCTION refuse_reminder()"]}
+REMINDERS_REFUSED = _refusal("refuse_reminder", "outbox", "NEW.kind = 'reminder'")
 
 
 def test_a_report_whose_turn_fails_after_the_ticket_still_gets_its_ticket(running_app: RunningApp) -> None:
@@ -88,7 +86,7 @@ def test_a_report_whose_turn_fails_after_the_ticket_still_gets_its_ticket(runnin
     db = running_app.services.db
     sender = "+6281200000002"
     rest_texts(running_app, sender, "tolong ada orang pingsan di desa sumberrejo kendal")
-    answer = _answer_while(running_app, REMINDERS_REFUSED, REMINDERS_UNDO, sender, "dia tidak bernapas")
+    answer = _answer_while(running_app, REMINDERS_REFUSED, sender, "dia tidak bernapas")
     assert answer == APOLOGY
     with db.session() as session:
         tickets = list(session.scalars(select(Ticket)))
@@ -100,7 +98,7 @@ def test_a_report_whose_turn_fails_after_the_ticket_still_gets_its_ticket(runnin
 def test_a_report_in_a_failed_first_turn_gets_a_ticket(running_app: RunningApp) -> None:
     db = running_app.services.db
     sender = "+6281200000003"
-    answer = _answer_while(running_app, REMINDERS_REFUSED, REMINDERS_UNDO, sender,
+    answer = _answer_while(running_app, REMINDERS_REFUSED, sender,
                            "tolong orang tidak bernapas di desa sumberrejo kendal")
     assert answer == APOLOGY
     with db.session() as session:
@@ -113,18 +111,8 @@ def test_a_report_in_a_failed_first_turn_gets_a_ticket(running_app: RunningApp) 
 
 
 # A fault when the turn is saved: every reply but the apology is refused.
-REPLIES_REFUSED = {
-    "sqlite": ["CREATE TRIGGER refuse_reply BEFORE INSERT ON message "
-               "WHEN NEW.direction = 'out' AND NEW.text NOT LIKE 'Pesan Anda sudah diterima%' "
-               "BEGIN SELECT RAISE(ABORT, 'replies refused'); END"],
-    "postgresql": ["CREATE FUNCTION refuse_reply() RETURNS trigger AS $$ BEGIN "
-                   "IF NEW.direction = 'out' AND NEW.text NOT LIKE 'Pesan Anda sudah diterima%' THEN "
-                   "RAISE EXCEPTION 'replies refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-                   "CREATE TRIGGER refuse_reply BEFORE INSERT ON message "
-                   "FOR EACH ROW EXECUTE FUNCTION refuse_reply()"],
-}
-REPLIES_UNDO = {"sqlite": ["DROP TRIGGER refuse_reply"],
-                "postgresql": ["DROP TRIGGER refuse_reply ON message", "DROP FUNCTION refuse_reply()"]}
+REPLIES_REFUSED = _refusal("refuse_reply", "message",
+                           "NEW.direction = 'out' AND NEW.text NOT LIKE 'Pesan Anda sudah diterima%'")
 
 
 def test_a_turn_whose_save_is_refused_is_answered_and_its_report_keeps_its_ticket(
@@ -132,7 +120,7 @@ def test_a_turn_whose_save_is_refused_is_answered_and_its_report_keeps_its_ticke
     # Before, the REST caller got a 500 and the message stayed for the sweep to retry for ever.
     db = running_app.services.db
     sender = "+6281200000004"
-    answer = _answer_while(running_app, REPLIES_REFUSED, REPLIES_UNDO, sender,
+    answer = _answer_while(running_app, REPLIES_REFUSED, sender,
                            "kebakaran rumah di desa sumberrejo kendal")
     assert answer == APOLOGY
     with db.session() as session:
