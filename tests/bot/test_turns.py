@@ -95,19 +95,23 @@ def test_a_report_whose_turn_fails_after_the_ticket_still_gets_its_ticket(runnin
     assert conversation_of(running_app, sender).needs_person == "turn_failed"
 
 
-def test_a_report_in_a_failed_first_turn_gets_a_ticket(running_app: RunningApp) -> None:
-    db = running_app.services.db
-    sender = "+6281200000003"
-    answer = _answer_while(running_app, REMINDERS_REFUSED, sender,
-                           "tolong orang tidak bernapas di desa sumberrejo kendal")
-    assert answer == APOLOGY
-    with db.session() as session:
+def _apologised_with_its_ticket(app: RunningApp, refusal: Refusal, sender: str, message: str) -> Ticket:
+    """The report, answered while the database refuses what `refusal` says: the apology, the
+    conversation flagged, and its one ticket (returned) in the dialogue's slot and published."""
+    assert _answer_while(app, refusal, sender, message) == APOLOGY
+    with app.services.db.session() as session:
         ticket = session.scalars(select(Ticket)).one()
-        assert ticket.emergency_type == "medical" and "sumberrejo" in (ticket.location_text or "").lower()
         assert session.scalar(select(func.count()).select_from(DispatchItem)) >= 1
-    conversation = conversation_of(running_app, sender)
+    conversation = conversation_of(app, sender)
     assert conversation.needs_person == "turn_failed"
     assert conversation.tracker["slots"]["ticket_id"] == ticket.id  # the dialogue goes on about it
+    return ticket
+
+
+def test_a_report_in_a_failed_first_turn_gets_a_ticket(running_app: RunningApp) -> None:
+    ticket = _apologised_with_its_ticket(running_app, REMINDERS_REFUSED, "+6281200000003",
+                                         "tolong orang tidak bernapas di desa sumberrejo kendal")
+    assert ticket.emergency_type == "medical" and "sumberrejo" in (ticket.location_text or "").lower()
 
 
 # A fault when the turn is saved: every reply but the apology is refused.
@@ -118,19 +122,12 @@ REPLIES_REFUSED = _refusal("refuse_reply", "message",
 def test_a_turn_whose_save_is_refused_is_answered_and_its_report_keeps_its_ticket(
         running_app: RunningApp) -> None:
     # Before, the REST caller got a 500 and the message stayed for the sweep to retry for ever.
-    db = running_app.services.db
-    sender = "+6281200000004"
-    answer = _answer_while(running_app, REPLIES_REFUSED, sender,
-                           "kebakaran rumah di desa sumberrejo kendal")
-    assert answer == APOLOGY
-    with db.session() as session:
-        ticket = session.scalars(select(Ticket)).one()
-        assert ticket.emergency_type == "fire"
+    ticket = _apologised_with_its_ticket(running_app, REPLIES_REFUSED, "+6281200000004",
+                                         "kebakaran rumah di desa sumberrejo kendal")
+    assert ticket.emergency_type == "fire"
+    with running_app.services.db.session() as session:
         inbound = session.scalars(select(Message).where(Message.direction == "in")).one()
         assert inbound.processed_at is not None
-    conversation = conversation_of(running_app, sender)
-    assert conversation.needs_person == "turn_failed"
-    assert conversation.tracker["slots"]["ticket_id"] == ticket.id
 
 
 def test_every_session_of_a_transaction_joins_it_and_is_rolled_back_with_it(database_url: str) -> None:
