@@ -30,7 +30,7 @@ class Pool:
     async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self.idle:
             return self.idle.pop()
-        return await asyncio.open_connection(self.host, self.port)
+        return await self.fresh()
 
     async def fresh(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         return await asyncio.open_connection(self.host, self.port)

@@ -266,9 +266,7 @@ class Conversations:
             saved = await asyncio.to_thread(self._save, ident, message.id, state, outcome,
                                             aware(message.created_at))
         except Exception as error:  # what the turn saves is refused: rolled back and apologised for
-            log.exception("saving the turn of conversation %s failed", ident)
-            language = state.slots.get("user_language")
-            raise _TurnFailed(language, _report(text_, parse) if signal else None) from error
+            raise _TurnFailed.logged(ident, state.slots.get("user_language"), text_, parse, signal) from error
         return _Done(conversation, parse.intent.name, outcome.kind, saved)
 
     async def _apologise(self, message_id: int, failed: _TurnFailed) -> _Done:
@@ -324,8 +322,7 @@ class Conversations:
             outcome.replies = await self.engine.handle(state, turn)
             await asyncio.to_thread(self._flush)  # what the actions wrote fails now, if it fails
         except Exception as error:  # the rows of a failed flush are expired: only `ident` is read
-            log.exception("turn failed for conversation %s", ident)
-            raise _TurnFailed(language, _report(turn.text, parse) if signal else None) from error
+            raise _TurnFailed.logged(ident, language, turn.text, parse, signal) from error
         if throttled and not signal and outcome.replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
             if reporting is None and not await _allowed(self.throttled_replies, str(conversation.id)):
@@ -461,6 +458,13 @@ class _TurnFailed(Exception):
         super().__init__("turn failed")
         self.language = language
         self.report = report
+
+    @classmethod
+    def logged(cls, conversation_id: int, language: Any, text: str, parse: Any, signal: bool) -> _TurnFailed:
+        """The failure of a turn whose message said `text` (a report when it had an emergency
+        signal), logged with the error being handled."""
+        log.exception("turn failed for conversation %s", conversation_id)
+        return cls(language, _report(text, parse) if signal else None)
 
 
 def _report(text: str, parse: Any) -> tuple[str, TicketDetails]:

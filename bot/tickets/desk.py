@@ -253,9 +253,8 @@ class TicketDesk:
             own = Incident(emergency_type=ticket.emergency_type, status="new",
                            created_at=ticket.created_at or utcnow())
             session.add(own)
-            ticket.incident = own  # its only ticket: nothing to read back before the sync
-            withdrawn = incidents.sync(own, self.rules.priorities, self.rules.regions)
-            self._publish(session, own, change, withdrawn)
+            ticket.incident = own
+            self._sync_and_publish(session, own, change, reread=False)  # its only ticket, in hand
             return False
         self._sync_and_publish(session, own, change)
         return False
@@ -291,13 +290,16 @@ class TicketDesk:
         assert ticket.incident is not None
         return ticket.incident
 
-    def _sync_and_publish(self, session: Session, incident: Incident, change: str) -> None:
-        """The incident made what its reports say now (another reporter's ticket may have joined
-        since it was read: its tickets are read again, with their conversations), then published."""
-        session.flush()
-        tickets = session.scalars(select(Ticket).where(Ticket.incident_id == incident.id)
-                                  .options(joinedload(Ticket.conversation)).order_by(Ticket.id)).all()
-        set_committed_value(incident, "tickets", list(tickets))
+    def _sync_and_publish(self, session: Session, incident: Incident, change: str,
+                          reread: bool = True) -> None:
+        """The incident made what its reports say now, then published. Another reporter's ticket
+        may have joined since it was read: its tickets are read again, with their conversations
+        (`reread`; not for an incident this session made, flushed once by the publish)."""
+        if reread:
+            session.flush()
+            tickets = session.scalars(select(Ticket).where(Ticket.incident_id == incident.id)
+                                      .options(joinedload(Ticket.conversation)).order_by(Ticket.id)).all()
+            set_committed_value(incident, "tickets", list(tickets))
         withdrawn = incidents.sync(incident, self.rules.priorities, self.rules.regions)
         self._publish(session, incident, change, withdrawn)
 

@@ -90,8 +90,8 @@ def find_match(session: Session, ticket: Ticket, rules: Matching,
         .order_by(Incident.updated_at.desc()).limit(50)
     ).all()
     for ident, lat, lon, precision, their_key in candidates:
-        near = (mine is not None and lat is not None and lon is not None and precision == "point"
-                and distance_m(mine, (lat, lon)) <= rules.radius_m)
+        theirs = point({"precision": precision, "lat": lat, "lon": lon})
+        near = mine is not None and theirs is not None and distance_m(mine, theirs) <= rules.radius_m
         if near or (key and same_place(key, their_key)):
             return session.get(Incident, ident)
     return None
