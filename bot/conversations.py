@@ -149,17 +149,18 @@ class Conversations:
         The same text again gets no reply (the first copy was answered)."""
         if accepted.collapsed:
             return []
-        answered: list[OutboundMessage] | None = None
+        answered: list[OutboundMessage] = []
+        last = 0
         async with self._connections, self.locks.hold(accepted.conversation_id):
-            pending = await asyncio.to_thread(self.inbox.pending, accepted.conversation_id)
-            for message_id in pending:
-                if message_id > accepted.message_id:
+            while last < accepted.message_id:
+                done = await self._process_next(accepted)
+                if done is None:  # nothing of it left unprocessed
                     break
-                answered = await self._process_one(message_id)
+                last, answered = done
         if not replies:
             return []
-        if accepted.message_id in pending:  # processed just now: the last one processed
-            return answered or []
+        if last == accepted.message_id:  # processed just now: the last one processed
+            return answered
         # Processed before (a provider's retry): the replies it got then.
         return await asyncio.to_thread(self.inbox.replies_to, accepted.message_id)
 
@@ -224,35 +225,41 @@ class Conversations:
         return fast or record or conversation.abusive_since is not None
 
     # -- one turn -------------------------------------------------------------
-    async def _process_one(self, message_id: int) -> list[OutboundMessage]:
-        """One message in one transaction: loaded, understood, saved (the tickets it opens or
+    async def _process_next(self, accepted: Accepted) -> tuple[int, list[OutboundMessage]] | None:
+        """The conversation's oldest message not processed yet, up to `accepted`, in one
+        transaction: loaded, understood, saved (the tickets it opens or
         changes are the desk's, each in a short transaction of its own: an incident many reporters
         share is never locked for the length of a turn); the console told once it is committed.
         A turn that fails is rolled back (the tickets it opened stay) and the message answered with
-        an apology and flagged for an operator; a report in it gets its ticket. Returns the replies."""
+        an apology and flagged for an operator; a report in it gets its ticket. Returns its id and
+        replies; None when no message up to `accepted` waits."""
         try:
             async with self.db.transaction():
-                done = await self._understand(message_id)
+                done = await self._understand(accepted)
         except _TurnFailed as failed:
             async with self.db.transaction():
-                done = await self._apologise(message_id, failed)
+                done = await self._apologise(failed)
+        if done is None:
+            return None
         conversation = done.conversation
         if done.intent is None:  # held by an operator: stored, not answered
             await self.announce(conversation.id, "message", done.saved.where)
-            return []
+            return done.message_id, []
         await self.announce(conversation.id, "turn", done.saved.where)
         TURNS.labels(conversation.channel, done.intent).inc()
         log.info("conversation %s (%s %s): intent %s, %s", conversation.id, conversation.channel,
                  mask(conversation.sender_id), done.intent, done.kind)
-        return done.saved.replies
+        return done.message_id, done.saved.replies
 
-    async def _understand(self, message_id: int) -> _Done:
-        loaded = await asyncio.to_thread(self._load_and_parse, message_id)
+    async def _understand(self, accepted: Accepted) -> _Done | None:
+        loaded = await asyncio.to_thread(self._load_and_parse, accepted)
+        if loaded is None:
+            return None
         conversation, message, silent_before, parse = loaded
         if parse is None:
             # An operator holds the conversation: the bot stays silent, the console shows it.
             saved = await asyncio.to_thread(self._save, conversation.id, message.id, None, None)
-            return _Done(conversation, None, "held", saved)
+            return _Done(message.id, conversation, None, "held", saved)
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
         words_signal = bool(parse.hazards or parse.cues or parse.help_call)
         signal = parse.intent.name == EMERGENCY or words_signal
@@ -261,18 +268,22 @@ class Conversations:
             outcome = self._silent(conversation, state, silent_before)
         else:
             outcome = await self._turn(conversation, message, state, parse, signal)
-        ident, text_ = conversation.id, message.text  # a failed flush expires the rows
+        # A failed flush expires the rows: what the failure needs is read first.
+        ident, message_id, text_ = conversation.id, message.id, message.text
         try:
             saved = await asyncio.to_thread(self._save, ident, message.id, state, outcome,
                                             aware(message.created_at))
         except Exception as error:  # what the turn saves is refused: rolled back and apologised for
-            raise _TurnFailed.logged(ident, state.slots.get("user_language"), text_, parse, signal) from error
-        return _Done(conversation, parse.intent.name, outcome.kind, saved)
+            raise _TurnFailed.logged(ident, message_id, state.slots.get("user_language"), text_, parse,
+                                     signal) from error
+        return _Done(message_id, conversation, parse.intent.name, outcome.kind, saved)
 
-    async def _apologise(self, message_id: int, failed: _TurnFailed) -> _Done:
+    async def _apologise(self, failed: _TurnFailed) -> _Done:
         """The failed turn's message, answered with an apology and flagged; a report still gets
         its ticket (the dialogue goes on about it)."""
-        conversation, message, _silent = await asyncio.to_thread(self._load, message_id)
+        loaded = await asyncio.to_thread(self._load, Message.id == failed.message_id)
+        assert loaded is not None  # stored before its turn, and never deleted under it
+        conversation, message, _silent = loaded
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
         outcome = Outcome([{"text": _apology(failed.language)}], flag="turn_failed")
         if failed.report is not None:
@@ -283,7 +294,7 @@ class Conversations:
                 outcome.kind = "incident"
         saved = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome,
                                         aware(message.created_at))
-        return _Done(conversation, "failed", outcome.kind, saved)
+        return _Done(message.id, conversation, "failed", outcome.kind, saved)
 
     def _safety_ticket(self, conversation_id: int, report: tuple[str, TicketDetails],
                        language: Any) -> TicketView | None:
@@ -317,12 +328,12 @@ class Conversations:
         )
         outcome = Outcome(flag=_person_wanted(parse.intent_ranking))
         throttled = await self._throttled(conversation)
-        language, ident = state.slots.get("user_language"), conversation.id
+        language, ident, message_id = state.slots.get("user_language"), conversation.id, message.id
         try:
             outcome.replies = await self.engine.handle(state, turn)
             await asyncio.to_thread(self._flush)  # what the actions wrote fails now, if it fails
-        except Exception as error:  # the rows of a failed flush are expired: only `ident` is read
-            raise _TurnFailed.logged(ident, language, turn.text, parse, signal) from error
+        except Exception as error:  # the rows of a failed flush are expired: only the ids are read
+            raise _TurnFailed.logged(ident, message_id, language, turn.text, parse, signal) from error
         if throttled and not signal and outcome.replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
             if reporting is None and not await _allowed(self.throttled_replies, str(conversation.id)):
@@ -346,23 +357,32 @@ class Conversations:
         with self.db.session() as session:
             session.flush()
 
-    def _load_and_parse(self, message_id: int) -> tuple[Conversation, Message, int, Any]:
-        """`_load`, and the message understood unless an operator holds the conversation (one
-        hand-over to a thread, not two: each waits for the interpreter lock under load)."""
-        conversation, message, silent = self._load(message_id)
+    def _load_and_parse(self, accepted: Accepted) -> tuple[Conversation, Message, int, Any] | None:
+        """The conversation's oldest message not processed, up to `accepted`, loaded (`_load`) and
+        understood unless an operator holds the conversation; None when there is none. One
+        hand-over to a thread and one query: each hand-over waits for the interpreter lock under load."""
+        loaded = self._load(Message.conversation_id == accepted.conversation_id, Message.direction == "in",
+                            Message.processed_at.is_(None), Message.id <= accepted.message_id)
+        if loaded is None:
+            return None
+        conversation, message, silent = loaded
         if conversation.held_by_operator:
             return conversation, message, silent, None
         with PARSE_SECONDS.time():
             return conversation, message, silent, self.nlu.parse(message.text, _gps(message.payload))
 
-    def _load(self, message_id: int) -> tuple[Conversation, Message, int]:
-        """The message, its conversation and how silent its contact has been: one query."""
+    def _load(self, *which: Any) -> tuple[Conversation, Message, int] | None:
+        """The first message `which` selects, its conversation and how silent its contact has been:
+        one query."""
         with self.db.session() as session:
-            message, conversation, contact = session.execute(
+            found = session.execute(
                 select(Message, Conversation, Contact)
                 .join(Conversation, Conversation.id == Message.conversation_id)
                 .outerjoin(Contact, Contact.id == Conversation.contact_id)
-                .where(Message.id == message_id)).one()
+                .where(*which).order_by(Message.id).limit(1)).first()
+            if found is None:
+                return None
+            message, conversation, contact = found
             silent = contact.silent if contacts.live(contact, utcnow(), self._contact_length) else 0
             return conversation, message, silent
 
@@ -441,9 +461,10 @@ class _Saved(NamedTuple):
 
 
 class _Done(NamedTuple):
-    """A processed message: its conversation, the intent (None: an operator holds it), what its
-    contact became, and what was saved."""
+    """A processed message: its id, its conversation, the intent (None: an operator holds it),
+    what its contact became, and what was saved."""
 
+    message_id: int
     conversation: Conversation
     intent: str | None
     kind: str
@@ -454,17 +475,19 @@ class _TurnFailed(Exception):
     """The dialogue engine or an action failed: the turn is rolled back and apologised for;
     `report`: what a ticket needs, when the message reported an emergency."""
 
-    def __init__(self, language: Any, report: tuple[str, TicketDetails] | None) -> None:
+    def __init__(self, message_id: int, language: Any, report: tuple[str, TicketDetails] | None) -> None:
         super().__init__("turn failed")
+        self.message_id = message_id
         self.language = language
         self.report = report
 
     @classmethod
-    def logged(cls, conversation_id: int, language: Any, text: str, parse: Any, signal: bool) -> _TurnFailed:
+    def logged(cls, conversation_id: int, message_id: int, language: Any, text: str, parse: Any,
+               signal: bool) -> _TurnFailed:
         """The failure of a turn whose message said `text` (a report when it had an emergency
         signal), logged with the error being handled."""
         log.exception("turn failed for conversation %s", conversation_id)
-        return cls(language, _report(text, parse) if signal else None)
+        return cls(message_id, language, _report(text, parse) if signal else None)
 
 
 def _report(text: str, parse: Any) -> tuple[str, TicketDetails]:

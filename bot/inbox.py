@@ -122,18 +122,6 @@ class Inbox:
                             .values(closed_at=None, tracker={}, contact_id=None))
         return _Sender(found.id, found.public_id, found.region)
 
-    def pending(self, conversation_id: int) -> list[int]:
-        """A conversation's messages not processed yet, oldest first."""
-        with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(Message.id)
-                    .where(Message.conversation_id == conversation_id)
-                    .where(Message.direction == "in", Message.processed_at.is_(None))
-                    .order_by(Message.id)
-                )
-            )
-
     def unprocessed(self, older_than: timedelta, limit: int) -> list[tuple[int, int]]:
         """(conversation, message) of every message no turn finished, stored before `older_than` ago."""
         with self.db.session() as session:
