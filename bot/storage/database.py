@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
@@ -85,6 +86,16 @@ class Database:
             raise
         finally:
             _joined.reset(token)
+
+    def turn_memo(self) -> dict[Any, Any] | None:
+        """What the task's transaction has read of rows kept apart from it (the desk's views of
+        tickets), for the length of that transaction: a turn's actions ask for their ticket
+        several times. None outside a transaction."""
+        joined = _joined.get()
+        if joined is None or joined[0] is not self:
+            return None
+        memo: dict[Any, Any] = joined[1].info.setdefault("memo", {})
+        return memo
 
     def dispose(self) -> None:
         """Close every pooled connection."""

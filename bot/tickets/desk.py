@@ -4,10 +4,11 @@ incident is published once to each of its agencies, in the same transaction."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -59,8 +60,29 @@ class Rules:
     matching: incidents.Matching
 
 
+_Write = TypeVar("_Write", bound=Callable[..., Any])
+
+
+def _writes(method: _Write) -> _Write:
+    """A change of tickets: inside a turn, the views the turn has read are forgotten and the
+    changed ticket's view remembered (what the turn asks for next)."""
+    @functools.wraps(method)
+    def write(self: TicketDesk, *args: Any, **kwargs: Any) -> Any:
+        memo = self.db.turn_memo()
+        if memo is None:
+            return method(self, *args, **kwargs)
+        memo.clear()
+        result = method(self, *args, **kwargs)
+        view = result[0] if isinstance(result, tuple) else result
+        memo[view.id] = replace(view, joined=False)
+        return result
+    return write  # type: ignore[return-value]
+
+
 class TicketDesk:
-    """Creates, updates and closes tickets and their incidents, and publishes each change."""
+    """Creates, updates and closes tickets and their incidents, and publishes each change. Inside
+    a turn, a ticket read once is not read again until the turn changes a ticket: an operator's
+    change during those milliseconds is seen by the next turn, as if it came just after the read."""
 
     def __init__(self, db: Database, rules: Rules) -> None:
         self.db = db
@@ -68,6 +90,7 @@ class TicketDesk:
         self.routing = rules.routing
 
     # -- a reporter's ticket ---------------------------------------------------------------
+    @_writes
     def open(self, conversation_id: int, emergency_type: str, language: str,
              details: TicketDetails) -> TicketView:
         """Open a ticket at once (the location may follow), join or open its incident, publish."""
@@ -85,6 +108,7 @@ class TicketDesk:
             TICKETS_OPENED.labels(ticket.emergency_type, ticket.priority).inc()
             return TicketView.of(ticket, joined=joined)
 
+    @_writes
     def update(self, ticket_id: int, details: TicketDetails) -> TicketView:
         """Add details (a place, cues, photos): re-route, maybe join another report's incident."""
         with self.db.own_session() as session:
@@ -92,6 +116,7 @@ class TicketDesk:
             _apply(ticket, details)
             return self._changed(session, ticket, "updated", "")
 
+    @_writes
     def add_type(self, ticket_id: int, other_type: str, details: TicketDetails) -> TicketView:
         """A further emergency of the same report (a fire, then someone unconscious): the ticket
         keeps its type and gains the other type's agencies."""
@@ -103,6 +128,7 @@ class TicketDesk:
             ticket.other_types = [*ticket.other_types, other_type]
             return self._changed(session, ticket, "type_added", other_type)
 
+    @_writes
     def retype(self, ticket_id: int, emergency_type: str, details: TicketDetails,
                actor: str = "bot") -> tuple[TicketView, str]:
         """The type arrives (it was unknown) or is corrected: routed anew; the agencies it no longer
@@ -117,6 +143,7 @@ class TicketDesk:
             ticket.other_types = [t for t in ticket.other_types if t != emergency_type]
             return self._changed(session, ticket, "type_changed", f"{old} -> {emergency_type}", actor), old
 
+    @_writes
     def operator_edit(self, ticket_id: int, actor: str, edit: OperatorEdit) -> TicketView:
         """An operator's correction of a ticket (console): routed anew and published as any change
         is; a new type goes through `retype`. The priority and agencies an operator sets are kept
@@ -148,6 +175,7 @@ class TicketDesk:
             return self._changed(session, ticket, "updated", "; ".join(changes) or "note", actor)
 
     # -- the incident --------------------------------------------------------------------------
+    @_writes
     def set_status(self, ticket_id: int, status: str, actor: str, note: str = "",
                    also: StatusHook | None = None, now: datetime | None = None) -> TicketView:
         """A dispatcher's status change is the incident's: every ticket of it follows, and `also`
@@ -183,6 +211,7 @@ class TicketDesk:
                         also(session, TicketView.of(each))
             return TicketView.of(ticket)
 
+    @_writes
     def split(self, ticket_id: int, actor: str) -> TicketView:
         """An operator says this report is another emergency: it leaves its incident for one of
         its own; both incidents are published."""
@@ -197,16 +226,33 @@ class TicketDesk:
     # -- reading -------------------------------------------------------------------------------
     def get(self, ticket_id: int) -> TicketView:
         """One ticket."""
+        memo = self.db.turn_memo()
+        if memo is not None and ticket_id in memo:
+            view: TicketView = memo[ticket_id]
+            return view
         with self.db.own_session() as session:
-            return TicketView.of(_get(session, ticket_id))
+            view = TicketView.of(_get(session, ticket_id))
+        if memo is not None:
+            memo[ticket_id] = view
+        return view
 
     def open_for_conversation(self, conversation_id: int) -> TicketView | None:
         """The conversation's newest ticket that is not closed."""
+        memo, key = self.db.turn_memo(), ("open", conversation_id)
+        if memo is not None and key in memo:
+            known: TicketView | None = memo[key]
+            return known
         query = (select(Ticket).where(Ticket.conversation_id == conversation_id)
-                 .where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.id.desc()).limit(1))
+                 .where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.id.desc()).limit(1)
+                 .options(joinedload(Ticket.incident)))
         with self.db.own_session() as session:
             ticket = session.scalars(query).first()
-            return TicketView.of(ticket) if ticket else None
+            view = TicketView.of(ticket) if ticket else None
+        if memo is not None:
+            memo[key] = view
+            if view is not None:
+                memo[view.id] = view
+        return view
 
     # -- inside ----------------------------------------------------------------------------------
     def _route(self, ticket: Ticket) -> None:

@@ -3,19 +3,20 @@ the test, not slept), and every published notice against schemas/ticket-v1.json.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from bot.dispatch.queue import SUPERVISORS, TableDispatchQueue
 from bot.storage.database import Database
 from bot.storage.models import DispatchItem, Incident, Message, utcnow
 from bot.tickets.clock import escalate_due
-from bot.tickets.desk import TicketDesk
+from bot.tickets.desk import OperatorEdit, TicketDesk
 from bot.tickets.document import iso, schema
 from bot.tickets.views import TicketDetails
 from tests.bot.dispatch.test_dispatch_queue import conversation, make_desk
@@ -170,3 +171,36 @@ def test_each_reporter_of_an_incident_is_published_with_when_they_first_wrote(de
     reporters = _notices(desk)[-1].payload["reporters"]
     by_number = {r["ticket_number"]: r["first_message_at"] for r in reporters}
     assert by_number == {t.number: iso(firsts[t.conversation_id]) for t in tickets}
+
+
+def test_a_turn_reads_its_ticket_once_until_it_changes_one(desk: TicketDesk) -> None:
+    """A turn's actions ask for their ticket several times: read once; a change the turn makes is
+    what it reads next; an operator's change between two turns is seen by the next."""
+    conv = conversation(desk, "m")
+    opened = desk.open(conv, "fire", "id", TicketDetails(location_text="jl kenanga"))
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            reads.append(sql)
+
+    event.listen(desk.db.engine, "before_cursor_execute", count)
+
+    async def turn(injured: str | None = None) -> list[str]:
+        async with desk.db.transaction():
+            before = len(reads)
+            seen = [desk.open_for_conversation(conv), desk.get(opened.id), desk.open_for_conversation(conv)]
+            assert len(reads) == before + 1, reads[before:]
+            if injured:
+                desk.update(opened.id, TicketDetails(people_injured=injured))
+                after_write = len(reads)
+                assert desk.get(opened.id).people_injured == injured
+                assert len(reads) == after_write
+            return [f"{view.id} {view.location_text}" for view in seen if view is not None]
+
+    assert asyncio.run(turn("2")) == [f"{opened.id} jl kenanga"] * 3
+    desk.operator_edit(opened.id, "op", OperatorEdit(location_text="jl melati 4"))  # between two turns
+    assert asyncio.run(turn()) == [f"{opened.id} jl melati 4"] * 3
+    before = len(reads)
+    assert desk.get(opened.id).people_injured == "2" and desk.get(opened.id).location_text == "jl melati 4"
+    assert len(reads) == before + 2  # outside a turn, each read reads
