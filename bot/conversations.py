@@ -440,11 +440,10 @@ class Conversations:
             conversation.needs_person = flag
         now = utcnow()
         silent = outcome.kind == "silent"
-        contact = contacts.note(session, conversation, outcome.kind, target=outcome.target, silent=silent,
-                                region=outcome.region, received=received, now=now,
-                                length=self._contact_length)
-        if outcome.kind == "incident" and contact.reported_at is None:
-            contact.reported_at = now
+        contact, first_report = contacts.note(session, conversation, outcome.kind, target=outcome.target,
+                                              silent=silent, region=outcome.region, received=received,
+                                              now=now, length=self._contact_length)
+        if first_report:
             FIRST_MESSAGE_TO_TICKET.observe((now - aware(contact.started_at)).total_seconds())
         if silent and contact.silent == 1:
             SILENT_CHATS.labels(region).inc()

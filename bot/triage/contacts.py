@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bot.messages import STICKER_TEXT, InboundMessage
 from bot.storage.models import Contact, Conversation, Message, aware
@@ -139,21 +139,30 @@ def current(session: Any, conversation: Conversation, now: datetime, length: tim
 
 def note(session: Any, conversation: Conversation, outcome: str, *, target: str | None = None,
          silent: bool = False, region: str | None = None, received: datetime, now: datetime,
-         length: timedelta) -> Contact:
+         length: timedelta) -> tuple[Contact, bool]:
     """One more message in the conversation's contact (a new contact after a silence): the contact
-    keeps the highest outcome its messages reached, and the centre of its report (or of the place
-    a non-emergency named)."""
+    keeps the highest outcome its messages reached, the centre of its report (or of the place a
+    non-emergency named) and when it first reported an emergency. Returns the contact and whether
+    it reported one just now."""
+    reported = now if outcome == "incident" else None
     contact = current(session, conversation, now, length)
     if contact is None:
-        contact = Contact(conversation_id=conversation.id, channel=conversation.channel, outcome=outcome,
-                          target=target, messages=0, silent=0, started_at=received, last_at=now)
-        session.add(contact)
-        session.flush()
+        # Inserted whole, alone (the conversation's row is written once, with the rest of the turn).
+        with session.no_autoflush:
+            contact = session.scalars(insert(Contact).returning(Contact), [{
+                "conversation_id": conversation.id, "channel": conversation.channel, "outcome": outcome,
+                "target": target, "messages": 1, "silent": int(silent), "started_at": received,
+                "last_at": now, "region": conversation.region or region, "reported_at": reported,
+            }]).one()
         conversation.contact_id = contact.id
-    elif RANK[outcome] > RANK[contact.outcome]:
+        return contact, reported is not None
+    if RANK[outcome] > RANK[contact.outcome]:
         contact.outcome, contact.target = outcome, target
     contact.messages += 1
     contact.silent += int(silent)
     contact.last_at = now
     contact.region = conversation.region or region or contact.region
-    return contact
+    first_report = reported is not None and contact.reported_at is None
+    if first_report:
+        contact.reported_at = reported
+    return contact, first_report

@@ -91,7 +91,9 @@ def test_a_street_light_that_fell_and_sparks_is_an_emergency_not_a_complaint(app
     answers = rest_texts(app, sender, "lampu jalan jatuh dan nyetrum di jalan raya kaliwungu kendal")
     assert any("112-" in a for a in answers)
     assert _tickets(app, sender) == 1 and conversation_of(app, sender).closed_at is None
-    assert _contacts(app, sender)[0].outcome == "incident"
+    [contact] = _contacts(app, sender)
+    assert (contact.outcome, contact.messages, contact.silent) == ("incident", 1, 0)
+    assert contact.reported_at is not None and contact.reported_at >= contact.started_at
 
 
 def test_after_a_complaint_the_same_reporter_can_still_report_a_fire(app: RunningApp) -> None:
@@ -99,7 +101,10 @@ def test_after_a_complaint_the_same_reporter_can_still_report_a_fire(app: Runnin
     rest_texts(app, sender, "air pdam mati 3 hari")
     answers = rest_texts(app, sender, "ada kebakaran rumah di desa sumberrejo kendal")
     assert any("112-" in a for a in answers) and _tickets(app, sender) == 1
-    assert [c.outcome for c in _contacts(app, sender)] == ["information", "incident"]
+    complaint, report = _contacts(app, sender)
+    assert [c.outcome for c in (complaint, report)] == ["information", "incident"]
+    assert (complaint.reported_at, complaint.messages) == (None, 1)
+    assert report.reported_at is not None and report.messages == 1
 
 
 # -- questions about 112 -----------------------------------------------------------------------------
