@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 # The session of the transaction a task is in (`Database.transaction`): every `session()` of the
 # same database in that task, and in the threads it hands work to, joins it.
@@ -55,15 +57,15 @@ class Database:
         conversations share (tickets, incidents), whose locks no turn may hold for its length."""
         joined = _joined.get()
         with self.sessions() as session:
-            changed: list[tuple[object, list[str]]] = []
+            changed: Changes = []
             if joined is not None and joined[0] is self:
                 event.listen(session, "after_flush", lambda s, _context: changed.extend(_changes(s)))
             with session.begin():
                 yield session
         if changed and joined is not None:
-            # What this session committed, the enclosing transaction reads afresh (a conversation
-            # the desk placed in a region), and nothing else of what it holds.
-            _expire(joined[1], changed)
+            # What this session committed, the enclosing transaction holds as committed (a
+            # conversation the desk placed in a region), and nothing else of what it holds.
+            _take(joined[1], changed)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
@@ -102,22 +104,42 @@ class Database:
         self.engine.dispose()
 
 
-def _changes(session: Session) -> list[tuple[object, list[str]]]:
-    """The identity and changed attributes of each row a flush updates."""
-    out = []
+Changes = list[tuple[object, dict[str, Any], list[str]]]
+
+
+def _changes(session: Session) -> Changes:
+    """Of each row a flush updates: its identity, the new values of its changed columns, and its
+    other changed attributes (relationships)."""
+    out: Changes = []
     for row in session.dirty:
         state = inspect(row)
-        names = [a.key for a in state.attrs if a.history.has_changes()]
-        if names and state.identity_key is not None:
-            out.append((state.identity_key, names))
+        if state.identity_key is None:
+            continue
+        columns = state.mapper.column_attrs
+        values: dict[str, Any] = {}
+        others: list[str] = []
+        for attr in state.attrs:
+            if attr.history.has_changes():
+                if attr.key in columns:
+                    values[attr.key] = copy.deepcopy(attr.value)
+                else:
+                    others.append(attr.key)
+        if values or others:
+            out.append((state.identity_key, values, others))
     return out
 
 
-def _expire(session: Session, changed: list[tuple[object, list[str]]]) -> None:
-    for key, names in changed:
+def _take(session: Session, changed: Changes) -> None:
+    """What another session committed, made the committed state of the rows this one holds (no
+    read again); its other changes are expired, read when next asked for."""
+    for key, values, others in changed:
         row = session.identity_map.get(key)  # type: ignore[arg-type]
-        if row is not None:
-            session.expire(row, names)
+        if row is None:
+            continue
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+        if others:
+            session.expire(row, others)
 
 
 def _commit(session: Session) -> None:

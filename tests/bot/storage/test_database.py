@@ -1,0 +1,82 @@
+"""A turn's transaction and the sessions of its own the desk opens inside it, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, select
+
+from bot.storage.database import Database
+from bot.storage.models import Conversation
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 's.db'}"
+    else:
+        from tests.conftest import fresh_postgres
+
+        request.getfixturevalue("postgres_schema")
+        url = fresh_postgres()
+    database = Database(url)
+    database.create_schema()
+    yield database
+    database.dispose()
+
+
+def test_what_an_own_session_commits_the_turn_holds_without_reading_it_again(db: Database) -> None:
+    with db.session() as session:
+        row = Conversation(channel="rest", sender_id="s1", tracker={"slots": {}})
+        session.add(row)
+        session.flush()
+        conversation_id = row.id
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda _c, _k, sql, *_a: statements.append(sql))
+
+    async def turn() -> tuple[str | None, dict[str, object], int]:
+        async with db.transaction() as session:
+            held = session.get(Conversation, conversation_id)
+            assert held is not None
+            with db.own_session() as own:
+                other = own.get(Conversation, conversation_id)
+                assert other is not None
+                other.region = "33.24"
+                other.tracker = {"slots": {"place": "kendal"}}
+            before = len(statements)
+            region, tracker = held.region, held.tracker
+            other.tracker["slots"]["place"] = "changed after"  # the turn holds its own copy
+            return region, tracker, len(statements) - before
+
+    region, tracker, reads = asyncio.run(turn())
+    assert (region, tracker, reads) == ("33.24", {"slots": {"place": "kendal"}}, 0)
+    with db.session() as session:
+        stored = session.scalars(select(Conversation).where(Conversation.id == conversation_id)).one()
+        assert (stored.region, stored.tracker) == ("33.24", {"slots": {"place": "kendal"}})
+
+
+def test_an_own_session_that_fails_leaves_the_turn_as_it_was(db: Database) -> None:
+    with db.session() as session:
+        row = Conversation(channel="rest", sender_id="s2", region="33.74")
+        session.add(row)
+        session.flush()
+        conversation_id = row.id
+
+    async def turn() -> str | None:
+        async with db.transaction() as session:
+            held = session.get(Conversation, conversation_id)
+            assert held is not None
+            with pytest.raises(RuntimeError), db.own_session() as own:
+                other = own.get(Conversation, conversation_id)
+                assert other is not None
+                other.region = "33.24"
+                own.flush()
+                raise RuntimeError("the desk failed")
+            return held.region
+
+    assert asyncio.run(turn()) == "33.74"
+    with db.session() as session:
+        assert session.get(Conversation, conversation_id).region == "33.74"  # type: ignore[union-attr]
