@@ -344,7 +344,8 @@ class TicketDesk:
         if reread:
             session.flush()
             tickets = session.scalars(select(Ticket).where(Ticket.incident_id == incident.id)
-                                      .options(joinedload(Ticket.conversation)).order_by(Ticket.id)).all()
+                                      .options(joinedload(Ticket.conversation).defer(Conversation.tracker))
+                                      .order_by(Ticket.id)).all()
             set_committed_value(incident, "tickets", list(tickets))
         withdrawn = incidents.sync(incident, self.rules.priorities, self.rules.regions)
         self._publish(session, incident, change, withdrawn)

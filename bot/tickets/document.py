@@ -22,6 +22,8 @@ VERSION = "ticket-v1"
 UNCERTAINTY_M = {"village": 2_000.0, "district": 8_000.0, "regency": 30_000.0, "province": 150_000.0}
 # Cues and guidance that mean an attacker may hear a phone: no call, no sound.
 SILENT_CUES = frozenset({"attacker_present", "weapon"})
+# Slots of the reporter's dialogue that mean the same: quiet replies, or no messages at all.
+QUIET_SLOTS = ("quiet_mode", "silenced")
 STREET_HEADS = ("jl", "jln", "jalan", "gg", "gang", "perum", "perumahan", "komplek", "street", "road")
 RELATIONS = ("depan", "dpn", "dekat", "dkt", "belakang", "samping", "sebelah", "seberang", "near", "behind")
 
@@ -50,7 +52,7 @@ def document(session: Session, incident: Incident, change: str, priorities: Prio
     """The ticket-v1 document of an incident, as of now."""
     tickets = list(incident.tickets)
     centre = regions.centre(incident.region)
-    firsts = _first_messages(session, [t.conversation_id for t in tickets])
+    reporters = _reporters(session, [t.conversation_id for t in tickets])
     return {
         "schema_version": VERSION,
         "change": change,
@@ -64,7 +66,7 @@ def document(session: Session, incident: Incident, change: str, priorities: Prio
         "status": incident.status,
         "cues": list(incident.cues or []),
         "location": _location(incident.location),
-        "reporters": [_reporter(t, firsts.get(t.conversation_id)) for t in tickets],
+        "reporters": [_reporter(t, *reporters.get(t.conversation_id, (None, False))) for t in tickets],
         "agencies": list(incident.agencies or []),
         "region": {"code": centre.code, "name": centre.name},
         "created_at": iso(incident.created_at),
@@ -103,19 +105,22 @@ def _starts(words: str | None, heads: tuple[str, ...]) -> bool:
     return bool(first) and first[0] in heads
 
 
-def _first_messages(session: Session, conversation_ids: list[int]) -> dict[int, datetime]:
-    """When each reporter first wrote: one query for every reporter of the incident (a collapse in
-    an earthquake has dozens, and each of their updates publishes the incident again)."""
-    rows = session.execute(select(Message.conversation_id, func.min(Message.created_at))
-                           .where(Message.conversation_id.in_(conversation_ids), Message.direction == "in")
-                           .group_by(Message.conversation_id))
-    return {int(conversation): first for conversation, first in rows}
+def _reporters(session: Session, conversation_ids: list[int]) -> dict[int, tuple[datetime | None, bool]]:
+    """When each reporter first wrote, and whether their phone must stay quiet: one query for every
+    reporter of the incident (a collapse in an earthquake has dozens, and each of their updates
+    publishes the incident again), reading two slots of each tracker, not the tracker."""
+    first = (select(func.min(Message.created_at))
+             .where(Message.conversation_id == Conversation.id, Message.direction == "in")
+             .scalar_subquery())
+    quiet = [Conversation.tracker[("slots", name)].as_boolean() for name in QUIET_SLOTS]
+    rows = session.execute(select(Conversation.id, first, *quiet)
+                           .where(Conversation.id.in_(conversation_ids)))
+    return {int(row[0]): (row[1], any(row[2:])) for row in rows}
 
 
-def _reporter(ticket: Ticket, first: datetime | None) -> dict[str, Any]:
+def _reporter(ticket: Ticket, first: datetime | None, quiet: bool) -> dict[str, Any]:
     conversation: Conversation = ticket.conversation
-    slots = (conversation.tracker or {}).get("slots", {})
-    silent = bool(slots.get("quiet_mode") or slots.get("silenced") or SILENT_CUES & set(ticket.cues or []))
+    silent = quiet or bool(SILENT_CUES & set(ticket.cues or []))
     return {
         "ticket_number": ticket.number,
         "channel": conversation.channel,

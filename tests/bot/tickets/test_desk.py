@@ -4,6 +4,7 @@ the test, not slept), and every published notice against schemas/ticket-v1.json.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import event, select
 
 from bot.dispatch.queue import SUPERVISORS, TableDispatchQueue
 from bot.storage.database import Database
-from bot.storage.models import DispatchItem, Incident, Message, utcnow
+from bot.storage.models import Conversation, DispatchItem, Incident, Message, utcnow
 from bot.tickets.clock import escalate_due
 from bot.tickets.desk import OperatorEdit, TicketDesk
 from bot.tickets.document import iso, schema
@@ -171,6 +172,31 @@ def test_each_reporter_of_an_incident_is_published_with_when_they_first_wrote(de
     reporters = _notices(desk)[-1].payload["reporters"]
     by_number = {r["ticket_number"]: r["first_message_at"] for r in reporters}
     assert by_number == {t.number: iso(firsts[t.conversation_id]) for t in tickets}
+
+
+def test_a_reporter_whose_phone_must_stay_quiet_is_published_as_silent(desk: TicketDesk) -> None:
+    """Quiet replies or a stop word (dialogue slots) or an attacker nearby (a cue): no call back.
+    Republishing an incident reads two slots of each reporter, never their whole dialogue."""
+    details = TicketDetails(location_text="pasar weleri", location=place("33.24.10", "pasar weleri"))
+    names = {"quiet": {"quiet_mode": True}, "stopped": {"silenced": True}, "plain": {"quiet_mode": False},
+             "armed": {}, "new": None}
+    ids = {name: conversation(desk, name) for name in names}
+    with desk.db.session() as session:
+        for name, slots in names.items():
+            if slots is not None:
+                row = session.get(Conversation, ids[name])
+                assert row is not None
+                row.tracker = {"slots": slots, "events": [{"event": "user", "text": "x" * 500}] * 20}
+    tickets = {name: desk.open(ids[name], "fire", "id", details) for name in names}
+    statements: list[str] = []
+    event.listen(desk.db.engine, "before_cursor_execute", lambda _c, _k, sql, *_a: statements.append(sql))
+    desk.update(tickets["armed"].id, TicketDetails(cues=["weapon"]))
+    whole = re.compile(r"(SELECT |, )conversation(_\d+)?\.tracker\b")  # the column, not a path in it
+    assert statements and not [sql for sql in statements if whole.search(sql)]
+    accessibility = {r["ticket_number"]: r["accessibility"] for r in _notices(desk)[-1].payload["reporters"]}
+    silent = {name for name, ticket in tickets.items() if "silent" in accessibility[ticket.number]}
+    assert silent == {"quiet", "stopped", "armed"}
+    assert all(a[0] == "text_only" for a in accessibility.values()) and len(accessibility) == 5
 
 
 def test_a_turn_reads_its_ticket_once_until_it_changes_one(desk: TicketDesk) -> None:
