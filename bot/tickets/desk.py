@@ -113,8 +113,12 @@ class TicketDesk:
         """Add details (a place, cues, photos): re-route, maybe join another report's incident."""
         with self.db.own_session() as session:
             ticket = _get(session, ticket_id)
+            place = (ticket.location_text, ticket.location)
             _apply(ticket, details)
-            return self._changed(session, ticket, "updated", "")
+            # Only a new place can make it another report's emergency (each new report looks for
+            # the incidents already at its place).
+            moved = (ticket.location_text, ticket.location) != place
+            return self._changed(session, ticket, "updated", "", rematch=moved)
 
     @_writes
     def add_type(self, ticket_id: int, other_type: str, details: TicketDetails) -> TicketView:
@@ -269,29 +273,33 @@ class TicketDesk:
         ticket.updated_at = utcnow()
 
     def _changed(self, session: Session, ticket: Ticket, kind: str, note: str,
-                 actor: str = "bot") -> TicketView:
+                 actor: str = "bot", rematch: bool = True) -> TicketView:
         self._route(ticket)
         session.add(TicketEvent(ticket_id=ticket.id, kind=kind, note=note, actor=actor[:64]))
         incident = self._incident_of(session, ticket)
         if kind == "type_changed" and len(incident.tickets) > 1:
             # Corrected to another emergency: no longer the incident the others report.
             self._detach(session, ticket, incident, actor)
-        joined = self._attach(session, ticket, kind)
+        joined = self._attach(session, ticket, kind, rematch)
         return TicketView.of(ticket, joined=joined)
 
-    def _attach(self, session: Session, ticket: Ticket, change: str = "created") -> bool:
-        """Join the incident another reporter opened, when this report is the same emergency;
-        else keep (or open) its own. Publishes; returns whether it joined another's incident."""
+    def _attach(self, session: Session, ticket: Ticket, change: str = "created",
+                rematch: bool = True) -> bool:
+        """Join the incident another reporter opened, when this report is the same emergency
+        (unless told it cannot have become one: `rematch`); else keep (or open) its own.
+        Publishes; returns whether it joined another's incident."""
         own = ticket.incident
-        with session.no_autoflush:  # a new ticket is inserted once, with its incident
-            match = incidents.find_match(session, ticket, self.rules.matching)
+        match = None
+        if rematch:
+            with session.no_autoflush:  # a new ticket is inserted once, with its incident
+                match = incidents.find_match(session, ticket, self.rules.matching)
         if match is not None and (own is None or len(own.tickets) <= 1):
             ticket.incident = match
             session.flush()
             session.add(TicketEvent(ticket_id=ticket.id, incident_id=match.id, kind="merged",
                                     note=f"{ticket.number} reports the same emergency"))
             if own is not None:
-                self._retire(session, own, match)
+                self._retire(session, own, match, ticket)
             self._sync_and_publish(session, match, "merged")
             return True
         change = change if change in ("created", "type_changed") else "updated"
@@ -320,14 +328,15 @@ class TicketDesk:
                                 note=f"split from inc-{old.public_id}"))
         self._sync_and_publish(session, old, "split")
 
-    def _retire(self, session: Session, old: Incident, into: Incident) -> None:
-        """A solo incident whose report joined another: its agencies hear where it went."""
-        session.expire(old, ["tickets"])
+    def _retire(self, session: Session, old: Incident, into: Incident, moved: Ticket) -> None:
+        """A solo incident whose report joined another: its agencies hear where it went, in a last
+        notice that still names the report it held."""
+        set_committed_value(old, "tickets", [moved])
         old.merged_into_id, old.status, old.updated_at = into.id, "cancelled", utcnow()
-        session.add(TicketEvent(ticket_id=into.tickets[0].id, incident_id=old.id, kind="merged",
+        session.add(TicketEvent(ticket_id=moved.id, incident_id=old.id, kind="merged",
                                 note=f"merged into inc-{into.public_id}"))
         publish(session, document(session, old, "merged", self.rules.priorities, self.rules.regions),
-                list(old.agencies or []), ticket_id=into.tickets[0].id, incident_id=old.id, region=old.region)
+                list(old.agencies or []), ticket_id=moved.id, incident_id=old.id, region=old.region)
 
     def _incident_of(self, session: Session, ticket: Ticket) -> Incident:
         """The ticket's incident (tickets from before incidents get one of their own)."""

@@ -211,3 +211,18 @@ def test_no_one_hurt_is_a_no_on_the_ticket_though_the_words_name_an_injury(
     theirs = conversation_of(running_app, "masih-luka").id
     [hurt] = [t for t in tickets(running_app.services) if t.conversation_id == theirs]
     assert hurt.people_injured not in (None, "tidak")
+
+
+def test_a_report_whose_place_comes_later_joins_the_incident_already_reported_there(
+    client: httpx.Client, running_app: RunningApp
+) -> None:
+    Reporter(client, "near").say("tolong ada kecelakaan motor di perempatan tugu muda semarang")
+    late = Reporter(client, "late")
+    first = late.say("tolong ada kecelakaan motor, orangnya tergeletak di jalan")
+    assert "lokasi" in first[-1].lower()
+    [near, alone] = tickets(running_app.services)
+    assert near.incident_id != alone.incident_id
+    replies = late.say("di perempatan tugu muda semarang")
+    assert replies and not any("maaf" in reply.lower() for reply in replies)  # no apology for a fault
+    [near, joined] = tickets(running_app.services)
+    assert joined.id == alone.id and joined.incident_id == near.incident_id

@@ -230,3 +230,25 @@ def test_a_turn_reads_its_ticket_once_until_it_changes_one(desk: TicketDesk) -> 
     before = len(reads)
     assert desk.get(opened.id).people_injured == "2" and desk.get(opened.id).location_text == "jl melati 4"
     assert len(reads) == before + 2  # outside a turn, each read reads
+
+
+def test_only_a_new_place_makes_an_update_look_for_another_reports_incident(desk: TicketDesk) -> None:
+    market = TicketDetails(location_text="pasar weleri", location=place("33.24.10", "pasar weleri"))
+    first = desk.open(conversation(desk, "a"), "fire", "id", market)
+    later = desk.open(conversation(desk, "b"), "fire", "id", TicketDetails(description="kebakaran"))
+    assert later.incident_id != first.incident_id
+    looked: list[str] = []
+    candidates = "ORDER BY incident.updated_at DESC"  # find_match's query
+    event.listen(desk.db.engine, "before_cursor_execute",
+                 lambda _c, _k, sql, *_a: looked.append(sql) if candidates in sql else None)
+    injured = desk.update(later.id, TicketDetails(people_injured="2"))
+    assert (injured.incident_id, injured.joined, looked) == (later.incident_id, False, [])
+    moved = desk.update(later.id, market)
+    assert (moved.incident_id, moved.joined, len(looked)) == (first.incident_id, True, 1)
+    # The incident the later report leaves hears where it went, naming the report it held.
+    [last] = [n for n in _notices(desk) if n.incident_id == later.incident_id][-1:]
+    assert (last.payload["change"], last.payload["status"], last.payload["tickets"]) == (
+        "merged", "cancelled", [later.number])
+    [joined] = [n for n in _notices(desk) if n.incident_id == first.incident_id][-1:]
+    assert last.payload["history"][-1]["note"] == f"merged into {joined.payload['incident_id']}"
+    assert joined.payload["tickets"] == [first.number, later.number]
