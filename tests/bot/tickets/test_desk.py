@@ -156,6 +156,17 @@ def test_a_correction_moves_the_report_out_of_an_incident_of_the_old_type(desk: 
     assert old == "fire" and changed.incident_id != a.incident_id
 
 
+def test_a_report_corrected_to_the_type_reported_at_its_place_joins_that_incident(desk: TicketDesk) -> None:
+    details = TicketDetails(location_text="pasar weleri", location=place("33.24.10", "pasar weleri"))
+    fire = desk.open(conversation(desk, "a"), "fire", "id", details)
+    unsure = desk.open(conversation(desk, "b"), "unknown", "id", details)
+    assert unsure.incident_id != fire.incident_id
+    changed, old = desk.retype(unsure.id, "fire", TicketDetails())
+    assert (old, changed.incident_id, changed.joined) == ("unknown", fire.incident_id, True)
+    [left] = [n for n in _notices(desk) if n.incident_id == unsure.incident_id][-1:]
+    assert (left.payload["change"], left.payload["tickets"]) == ("merged", [unsure.number])
+
+
 def test_each_reporter_of_an_incident_is_published_with_when_they_first_wrote(desk: TicketDesk) -> None:
     details = TicketDetails(location_text="pasar weleri", location=place("33.24.10", "pasar weleri"))
     firsts = {}
