@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.storage.models import Incident, Ticket, utcnow
+from bot.storage.models import Incident, Ticket, TicketEvent, utcnow
 from bot.tickets.priority import Priorities
 from bot.tickets.regions import Regions
 from bot.tickets.routing import DESK, UNKNOWN_TYPE
@@ -72,7 +72,8 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 def find_match(session: Session, ticket: Ticket, rules: Matching,
                now: datetime | None = None) -> Incident | None:
-    """The open incident this ticket reports too, if any (its own incident excluded)."""
+    """The open incident this ticket reports too, if any (its own incident, and those an operator
+    split it out of, excluded)."""
     if ticket.emergency_type == UNKNOWN_TYPE:
         return None
     mine, key = point(ticket.location), place_key(ticket.location, ticket.location_text)
@@ -87,6 +88,10 @@ def find_match(session: Session, ticket: Ticket, rules: Matching,
                Incident.status.not_in(CLOSED_STATUSES), Incident.merged_into_id.is_(None),
                Incident.updated_at >= since)
         .where(Incident.id != (ticket.incident_id or 0))
+        # An operator split this report out of an incident: never back into it on its own.
+        .where(Incident.id.not_in(select(TicketEvent.incident_id).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "split",
+            TicketEvent.incident_id.is_not(None))))
         .order_by(Incident.updated_at.desc()).limit(50)
     ).all()
     for ident, lat, lon, precision, their_key in candidates:

@@ -126,6 +126,13 @@ def test_a_wrongly_merged_report_is_split_back_out(desk: TicketDesk) -> None:
     split = desk.split(b.id, "operator:sari")
     assert split.incident_id != a.incident_id
     assert {n.payload["change"] for n in _notices(desk)} >= {"split"}
+    # The reporter names the place again, in other words: the operator's split stands.
+    again = desk.update(b.id, TicketDetails(location_text="pasar weleri kendal",
+                                            location=place("33.24.10", "pasar weleri kendal")))
+    assert again.incident_id == split.incident_id and not again.joined
+    # Another reporter at the same place still joins the first incident.
+    c = desk.open(conversation(desk, "c"), "fire", "id", details)
+    assert c.incident_id in (a.incident_id, split.incident_id) and c.joined
 
 
 def test_an_incident_without_movement_is_escalated_once_when_its_deadline_passes(desk: TicketDesk) -> None:
