@@ -176,7 +176,9 @@ class TicketDesk:
                 session.add(TicketEvent(ticket_id=ticket.id, kind="note", actor=actor[:64], note=edit.note))
             if not changes and not edit.note:
                 return TicketView.of(ticket)
-            return self._changed(session, ticket, "updated", "; ".join(changes) or "note", actor)
+            moved = edit.location_text is not None or edit.location is not None
+            return self._changed(session, ticket, "updated", "; ".join(changes) or "note", actor,
+                                 rematch=moved)
 
     # -- the incident --------------------------------------------------------------------------
     @_writes
