@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event, select
@@ -13,16 +12,9 @@ from bot.storage.database import Database
 from bot.storage.models import Conversation
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 's.db'}"
-    else:
-        from tests.conftest import fresh_postgres
-
-        request.getfixturevalue("postgres_schema")
-        url = fresh_postgres()
-    database = Database(url)
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
     database.create_schema()
     yield database
     database.dispose()

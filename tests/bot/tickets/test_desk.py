@@ -7,7 +7,6 @@ import asyncio
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -29,16 +28,9 @@ def place(code: str, words: str, lat: float | None = None, lon: float | None = N
             "admin": {"code": code}}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TicketDesk]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'd.db'}"
-    else:
-        from tests.conftest import fresh_postgres
-
-        request.getfixturevalue("postgres_schema")
-        url = fresh_postgres()
-    db = Database(url)
+@pytest.fixture
+def desk(database_url: str) -> Iterator[TicketDesk]:
+    db = Database(database_url)
     db.create_schema()
     yield make_desk(db)
     _every_notice_follows_the_schema(db)
