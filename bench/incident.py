@@ -23,8 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, select, text  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 
+from bench.load import fresh_schema  # noqa: E402
 from bot.services import load_rules  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.storage.database import Database  # noqa: E402
@@ -32,7 +33,6 @@ from bot.storage.models import Conversation, DispatchItem, Message, utcnow  # no
 from bot.tickets.desk import TicketDesk  # noqa: E402
 from bot.tickets.views import TicketDetails  # noqa: E402
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "sigap_bench_incident"
 PLACE = {"text": "pasar weleri", "lat": -6.97, "lon": 110.07, "source": "gazetteer",
          "precision": "district", "admin": {"code": "33.24.10"}}
@@ -57,16 +57,7 @@ def tracker(n: int) -> dict[str, Any]:
 
 
 def database(sqlite: bool, folder: Path) -> Database:
-    if sqlite:
-        url = f"sqlite:///{folder / 'incident.db'}"
-    else:
-        engine = create_engine(POSTGRES)
-        with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        engine.dispose()
-        url = f"{POSTGRES}?options=-csearch_path%3D{SCHEMA}"
-    db = Database(url)
+    db = Database(f"sqlite:///{folder / 'incident.db'}" if sqlite else fresh_schema(SCHEMA))
     db.create_schema()
     return db
 

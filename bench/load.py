@@ -258,14 +258,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def _fresh_stores(redis_url: str) -> str:
+def fresh_schema(schema: str) -> str:
+    """The URL of an empty PostgreSQL schema of this name (a benchmark's own), made afresh."""
     engine = create_engine(POSTGRES)
     with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
     engine.dispose()
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}"
+
+
+def _fresh_stores(redis_url: str) -> str:
     Redis.from_url(redis_url).flushdb()
-    return f"{POSTGRES}?options=-csearch_path%3D{SCHEMA}"
+    return fresh_schema(SCHEMA)
 
 
 def profile(pid: int, rate: float, seconds: float, port: int, tmp: Path) -> None:

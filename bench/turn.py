@@ -34,16 +34,15 @@ sys.path.insert(0, str(ROOT))
 
 from redis import Redis  # noqa: E402
 from redis.connection import Connection  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from bench.load import FOLLOW_UPS, OPENINGS, PLACES  # noqa: E402
+from bench.load import FOLLOW_UPS, OPENINGS, PLACES, fresh_schema  # noqa: E402
 from bot.messages import InboundMessage  # noqa: E402
 from bot.runtime import running_core  # noqa: E402
 from bot.settings import PROJECT_DIR, Settings  # noqa: E402
 from nlu.model import train  # noqa: E402
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "sigap_bench_turn"
 REDIS = "redis://127.0.0.1:6379/13"
 
@@ -84,12 +83,7 @@ def _fresh(sqlite: Path | None) -> str:
     Redis.from_url(REDIS).flushdb()
     if sqlite is not None:
         return f"sqlite:///{sqlite}"
-    engine = create_engine(POSTGRES)
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    engine.dispose()
-    return f"{POSTGRES}?options=-csearch_path%3D{SCHEMA}"
+    return fresh_schema(SCHEMA)
 
 
 def messages(reporters: int, seed: int = 7) -> list[InboundMessage]:
