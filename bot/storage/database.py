@@ -104,40 +104,35 @@ class Database:
         self.engine.dispose()
 
 
-Changes = list[tuple[object, dict[str, Any], list[str]]]
+# Of each row a flush updated: its identity, the row, its changed columns and its other changed
+# attributes (relationships).
+Changes = list[tuple[object, object, list[str], list[str]]]
 
 
 def _changes(session: Session) -> Changes:
-    """Of each row a flush updates: its identity, the new values of its changed columns, and its
-    other changed attributes (relationships)."""
     out: Changes = []
     for row in session.dirty:
         state = inspect(row)
         if state.identity_key is None:
             continue
-        columns = state.mapper.column_attrs
-        values: dict[str, Any] = {}
-        others: list[str] = []
-        for attr in state.attrs:
-            if attr.history.has_changes():
-                if attr.key in columns:
-                    values[attr.key] = copy.deepcopy(attr.value)
-                else:
-                    others.append(attr.key)
-        if values or others:
-            out.append((state.identity_key, values, others))
+        changed = [attr.key for attr in state.attrs if attr.history.has_changes()]
+        columns = [name for name in changed if name in state.mapper.column_attrs]
+        others = [name for name in changed if name not in columns]
+        if changed:
+            out.append((state.identity_key, row, columns, others))
     return out
 
 
 def _take(session: Session, changed: Changes) -> None:
-    """What another session committed, made the committed state of the rows this one holds (no
-    read again); its other changes are expired, read when next asked for."""
-    for key, values, others in changed:
+    """What another session committed (its rows keep their values after the commit), made the
+    committed state of the rows this one holds, copied (no read again); its other changes are
+    expired, read when next asked for."""
+    for key, committed, columns, others in changed:
         row = session.identity_map.get(key)  # type: ignore[arg-type]
         if row is None:
             continue
-        for name, value in values.items():
-            set_committed_value(row, name, value)
+        for name in columns:
+            set_committed_value(row, name, copy.deepcopy(getattr(committed, name)))
         if others:
             session.expire(row, others)
 
