@@ -52,9 +52,11 @@ class Counts:
 
     def __init__(self) -> None:
         self.sql = 0
+        self.commits = 0
         self.redis = 0
         self.echo: list[str] | None = None
         event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "commit", self._commit)
         send = Connection.send_packed_command
 
         def counted(connection: Connection, command: object, check_health: bool = True) -> None:
@@ -72,6 +74,11 @@ class Counts:
             await send_async(connection, command, check_health)
 
         AbstractConnection.send_packed_command = counted_async  # type: ignore[method-assign]
+
+    def _commit(self, _connection: object) -> None:
+        self.commits += 1
+        if self.echo is not None:
+            self.echo.append("COMMIT")
 
     def _statement(self, _connection: object, _cursor: object, statement: str, *args: object) -> None:
         self.sql += 1
@@ -130,7 +137,7 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         idle = time.process_time()
         await asyncio.sleep(2)
         idle = (time.process_time() - idle) / 2
-        sql, commands = counts.sql, counts.redis
+        sql, commits, commands = counts.sql, counts.commits, counts.redis
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler and only is None:
             profiler.enable()
@@ -155,7 +162,8 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         n = len(batch)
         print(f"{n} messages: CPU {1000 * cpu / n:.2f} ms/message, wall {1000 * wall / n:.2f} ms/message, "
-              f"SQL {(counts.sql - sql) / n:.1f}/message, Redis {(counts.redis - commands) / n:.1f}/message; "
+              f"SQL {(counts.sql - sql) / n:.1f}/message, commits {(counts.commits - commits) / n:.1f}, "
+              f"Redis {(counts.redis - commands) / n:.1f}/message; "
               f"idle CPU {1000 * idle:.1f} ms/s; garbage collector {1000 * gc_time[0] / n:.2f} ms/message "
               f"({gc_time[1]} full collections), objects tracked {len(gc.get_objects())}")
         print("CPU by turn of a reporter (ms, mean/max): " + ", ".join(
@@ -204,6 +212,25 @@ def _inline_threads(conversations: Any) -> None:
     conversations._ingest = _Inline()
 
 
+def _by_package(profiler: cProfile.Profile) -> str:
+    """Each function's own time summed by the package its file is in (the flat profile's shape)."""
+    spent: dict[str, float] = {}
+    for (path, _line, _name), row in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        if "site-packages/" in path:
+            package = path.split("site-packages/", 1)[1].split("/", 1)[0]
+        elif path.startswith(str(ROOT)):
+            package = "sigap:" + Path(path).relative_to(ROOT).parts[0]
+        elif path.startswith("<"):
+            package = "builtins"
+        else:
+            package = "stdlib:" + Path(path).stem
+        spent[package] = spent.get(package, 0.0) + row[2]
+    total = sum(spent.values())
+    ranked = sorted(spent.items(), key=lambda kv: -kv[1])
+    return "own time by package: " + ", ".join(
+        f"{name} {100 * seconds / total:.1f}%" for name, seconds in ranked if seconds / total >= 0.005)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reporters", type=int, default=100)
@@ -214,6 +241,7 @@ def main() -> None:
                         help="with --profile: only this turn of each reporter (0: the opening)")
     parser.add_argument("--echo", action="store_true", help="print the SQL of one more reporter's turns")
     parser.add_argument("--callees", default=None, help="with --profile: what these functions call (a regex)")
+    parser.add_argument("--packages", action="store_true", help="with --profile: own CPU time by package")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -229,10 +257,14 @@ def main() -> None:
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         asyncio.run(run(settings, messages(args.reporters), profiler, counts, args.echo, args.turn))
         if profiler:
+            calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+            print(f"Python calls per message: {calls / (4 * args.reporters):.0f} (steadier than CPU time)")
             for order in ("tottime", "cumulative"):
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
                 print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+            if args.packages:
+                print(_by_package(profiler))
             if args.callees:
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees(args.callees)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from bot.coordination.locks import ConversationLocks, MemoryLocks
 from bot.coordination.pubsub import PubSub, build_pubsub
@@ -66,6 +66,19 @@ UNSURE_CONFIDENCE = 0.5
 # A reporter asking for a person, even beside a report the safety rules keep as one.
 ASKS_FOR_PERSON = 0.35
 EMERGENCY = "report_emergency"
+
+# The statements every turn runs, built once. A turn's message with its conversation and contact:
+# the conversation's oldest message not processed, up to the one this turn is for; or one by id.
+_LOAD = (select(Message, Conversation, Contact)
+         .join(Conversation, Conversation.id == Message.conversation_id)
+         .outerjoin(Contact, Contact.id == Conversation.contact_id))
+_NEXT_MESSAGE = (_LOAD.where(Message.conversation_id == bindparam("conversation"), Message.direction == "in",
+                             Message.processed_at.is_(None), Message.id <= bindparam("up_to"))
+                 .order_by(Message.id).limit(1))
+_MESSAGE = _LOAD.where(Message.id == bindparam("message"))
+_PROCESSED = update(Message).where(Message.id == bindparam("message")).values(processed_at=bindparam("now"))
+# Ids in the order of the rows given: each goes on its reply in the transcript.
+_ADD_OUTBOX = insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True)
 
 
 @dataclass
@@ -281,7 +294,7 @@ class Conversations:
     async def _apologise(self, failed: _TurnFailed) -> _Done:
         """The failed turn's message, answered with an apology and flagged; a report still gets
         its ticket (the dialogue goes on about it)."""
-        loaded = await asyncio.to_thread(self._load, Message.id == failed.message_id)
+        loaded = await asyncio.to_thread(self._load, _MESSAGE, {"message": failed.message_id})
         assert loaded is not None  # stored before its turn, and never deleted under it
         conversation, message, _silent = loaded
         state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
@@ -361,8 +374,8 @@ class Conversations:
         """The conversation's oldest message not processed, up to `accepted`, loaded (`_load`) and
         understood unless an operator holds the conversation; None when there is none. One
         hand-over to a thread and one query: each hand-over waits for the interpreter lock under load."""
-        loaded = self._load(Message.conversation_id == accepted.conversation_id, Message.direction == "in",
-                            Message.processed_at.is_(None), Message.id <= accepted.message_id)
+        loaded = self._load(_NEXT_MESSAGE, {"conversation": accepted.conversation_id,
+                                            "up_to": accepted.message_id})
         if loaded is None:
             return None
         conversation, message, silent = loaded
@@ -371,15 +384,11 @@ class Conversations:
         with PARSE_SECONDS.time():
             return conversation, message, silent, self.nlu.parse(message.text, _gps(message.payload))
 
-    def _load(self, *which: Any) -> tuple[Conversation, Message, int] | None:
-        """The first message `which` selects, its conversation and how silent its contact has been:
+    def _load(self, query: Any, values: dict[str, int]) -> tuple[Conversation, Message, int] | None:
+        """The message `query` selects, its conversation and how silent its contact has been:
         one query."""
         with self.db.session() as session:
-            found = session.execute(
-                select(Message, Conversation, Contact)
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .outerjoin(Contact, Contact.id == Conversation.contact_id)
-                .where(*which).order_by(Message.id).limit(1)).first()
+            found = session.execute(query, values).first()
             if found is None:
                 return None
             message, conversation, contact = found
@@ -401,20 +410,21 @@ class Conversations:
                 self._note(session, conversation, state, outcome, received or utcnow())
             now = utcnow()
             conversation.updated_at = now
-            session.execute(update(Message).where(Message.id == message_id).values(processed_at=now))
+            connection = session.connection()  # the rows below: one statement each, no unit of work
+            connection.execute(_PROCESSED, {"message": message_id, "now": now})
             payloads = [{k: v for k, v in out.to_dict().items() if k != "text"} for out in replies]
             recorded = [dict(payload) for payload in payloads]
             if conversation.channel in self.push_channels and replies:
-                outbox = [OutboxMessage(conversation_id=conversation_id, channel=conversation.channel,
-                                        text=out.text, payload=payload)
-                          for out, payload in zip(replies, payloads, strict=True)]
-                session.add_all(outbox)
-                session.flush()  # one statement for all: their ids go on the transcript
-                for row, entry in zip(outbox, recorded, strict=True):
-                    entry["outbox_id"] = row.id  # the transcript shows its delivery status
-            session.add_all([Message(conversation_id=conversation_id, channel=conversation.channel,
-                                     direction="out", text=out.text, reply_to_id=message_id, payload=entry)
-                             for out, entry in zip(replies, recorded, strict=True)])
+                ids = connection.scalars(_ADD_OUTBOX, [
+                    {"conversation_id": conversation_id, "channel": conversation.channel, "text": out.text,
+                     "payload": payload} for out, payload in zip(replies, payloads, strict=True)]).all()
+                for outbox_id, entry in zip(ids, recorded, strict=True):
+                    entry["outbox_id"] = outbox_id  # the transcript shows its delivery status
+            if replies:
+                connection.execute(insert(Message), [
+                    {"conversation_id": conversation_id, "channel": conversation.channel, "direction": "out",
+                     "text": out.text, "reply_to_id": message_id, "payload": entry, "created_at": now}
+                    for out, entry in zip(replies, recorded, strict=True)])
             session.flush()  # refused now, inside the turn's error handling, not at its commit
             where = (self.services.regions.code(conversation.region), conversation.public_id)
             # As the transcript records them (what `Inbox.replies_to` reads back for a retry).

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from bot.messages import STICKER_TEXT, InboundMessage
 from bot.storage.models import Contact, Conversation, Message, aware
@@ -24,6 +24,11 @@ REPEAT_MIN_WORDS = 3
 CHAIN_MIN_WORDS = 8
 CHAIN_WINDOW = timedelta(minutes=30)
 CHAIN_SENDERS = 5
+# The sender's newest message in (what a repeat is compared with; read on every ingest).
+_LAST_MESSAGE_IN = (
+    select(Message.id, Message.text, Message.payload, Message.provider_message_id, Message.created_at)
+    .where(Message.conversation_id == bindparam("conversation"), Message.direction == "in")
+    .order_by(Message.id.desc()).limit(1))
 # What a contact was: the highest of its messages' outcomes.
 RANK = {"silent": 0, "other": 1, "prank": 2, "information": 3, "incident": 4}
 OUTCOMES = tuple(RANK)
@@ -49,23 +54,21 @@ def trivial(text: str, payload: dict[str, Any]) -> bool:
     return len(stripped) == 1 or not any(c.isalnum() for c in stripped)
 
 
-def repeat_of(session: Any, conversation_id: int, message: InboundMessage) -> Message | None:
-    """The sender's previous message when this one is the same text again, within the window."""
-    if message.gps or message.media:
+def repeat_of(session: Any, conversation_id: int, message: InboundMessage,
+              said: tuple[str, ...]) -> Message | None:
+    """The sender's previous message when this one (its `words`: `said`) is the same text again,
+    within the window."""
+    if message.gps or message.media or len(said) < REPEAT_MIN_WORDS:
         return None
-    said = words(message.text)
-    if len(said) < REPEAT_MIN_WORDS:
-        return None
-    last: Message | None = session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id, Message.direction == "in")
-        .order_by(Message.id.desc()).limit(1)).first()
+    last = session.connection().execute(_LAST_MESSAGE_IN, {"conversation": conversation_id}).first()
     if last is None or last.payload.get("location") or last.payload.get("media"):
         return None
     if message.provider_message_id is not None and last.provider_message_id == message.provider_message_id:
         return None  # the provider's retry of that very message: recognised as one when stored
     if aware(message.received_at) - aware(last.created_at) > REPEAT_WINDOW or words(last.text) != said:
         return None
-    return last
+    repeated: Message = session.get_one(Message, last.id)
+    return repeated
 
 
 def count_repeat(first: Message, provider_message_id: str | None) -> bool:
@@ -79,9 +82,9 @@ def count_repeat(first: Message, provider_message_id: str | None) -> bool:
     return True
 
 
-def digest(text: str) -> str | None:
-    """A long text's fingerprint (None for short ones: "tolong" from many senders is no chain)."""
-    said = words(text)
+def digest(said: tuple[str, ...]) -> str | None:
+    """A long text's fingerprint, of its `words` (None for short ones: "tolong" from many senders
+    is no chain)."""
     if len(said) < CHAIN_MIN_WORDS:
         return None
     return hashlib.blake2b(" ".join(said).encode(), digest_size=8).hexdigest()
