@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.database import Database
@@ -36,10 +36,15 @@ class Delivery:
 def publish(session: Session, document: dict[str, Any], agencies: list[str], ticket_id: int,
             incident_id: int | None, region: str) -> None:
     """Record the notice (a ticket-v1 document) for each agency, in `session`: the same
-    transaction as the change itself, so neither lands without the other."""
-    for agency in agencies:
-        session.add(DispatchItem(agency=agency, ticket_id=ticket_id, incident_id=incident_id,
-                                 region=region, payload=document))
+    transaction as the change itself, so neither lands without the other. One statement for all,
+    at once (written after the change it tells of, which is flushed first)."""
+    if not agencies:
+        return
+    session.flush()
+    now = utcnow()
+    session.connection().execute(insert(DispatchItem), [
+        {"agency": agency, "ticket_id": ticket_id, "incident_id": incident_id, "region": region,
+         "payload": document, "created_at": now} for agency in agencies])
 
 
 class DispatchQueue(ABC):

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Conversation, Incident, Message, Ticket, TicketEvent, aware
@@ -26,6 +26,20 @@ SILENT_CUES = frozenset({"attacker_present", "weapon"})
 QUIET_SLOTS = ("quiet_mode", "silenced")
 STREET_HEADS = ("jl", "jln", "jalan", "gg", "gang", "perum", "perumahan", "komplek", "street", "road")
 RELATIONS = ("depan", "dpn", "dekat", "dkt", "belakang", "samping", "sebelah", "seberang", "near", "behind")
+
+# Built once: every change of an incident publishes it again. Each reporter's first message and
+# the two quiet slots of their tracker; the incident's events and its tickets'.
+_FIRST_MESSAGE = (select(func.min(Message.created_at))
+                  .where(Message.conversation_id == Conversation.id, Message.direction == "in")
+                  .scalar_subquery())
+_REPORTERS = (select(Conversation.id, _FIRST_MESSAGE,
+                     *[Conversation.tracker[("slots", name)].as_boolean() for name in QUIET_SLOTS])
+              .where(Conversation.id.in_(bindparam("conversations", expanding=True))))
+_HISTORY = (select(TicketEvent.created_at, TicketEvent.kind, TicketEvent.status, TicketEvent.actor,
+                   TicketEvent.note, TicketEvent.ticket_id)
+            .where(or_(TicketEvent.incident_id == bindparam("incident"),
+                       TicketEvent.ticket_id.in_(bindparam("tickets", expanding=True))))
+            .order_by(TicketEvent.id))
 
 
 @lru_cache(maxsize=1)
@@ -109,12 +123,7 @@ def _reporters(session: Session, conversation_ids: list[int]) -> dict[int, tuple
     """When each reporter first wrote, and whether their phone must stay quiet: one query for every
     reporter of the incident (a collapse in an earthquake has dozens, and each of their updates
     publishes the incident again), reading two slots of each tracker, not the tracker."""
-    first = (select(func.min(Message.created_at))
-             .where(Message.conversation_id == Conversation.id, Message.direction == "in")
-             .scalar_subquery())
-    quiet = [Conversation.tracker[("slots", name)].as_boolean() for name in QUIET_SLOTS]
-    rows = session.execute(select(Conversation.id, first, *quiet)
-                           .where(Conversation.id.in_(conversation_ids)))
+    rows = session.execute(_REPORTERS, {"conversations": conversation_ids})
     return {int(row[0]): (row[1], any(row[2:])) for row in rows}
 
 
@@ -138,8 +147,6 @@ def _reporter(ticket: Ticket, first: datetime | None, quiet: bool) -> dict[str, 
 
 def _history(session: Session, incident: Incident, tickets: list[Ticket]) -> list[dict[str, Any]]:
     numbers = {t.id: t.number for t in tickets}
-    events = session.scalars(select(TicketEvent).where(or_(
-        TicketEvent.incident_id == incident.id, TicketEvent.ticket_id.in_(list(numbers)))
-    ).order_by(TicketEvent.id)).all()
+    events = session.execute(_HISTORY, {"incident": incident.id, "tickets": list(numbers)})
     return [{"at": iso(e.created_at), "kind": e.kind, "status": e.status, "actor": e.actor, "note": e.note,
              "ticket_number": numbers.get(e.ticket_id)} for e in events]
