@@ -10,7 +10,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from bot.coordination.locks import ConversationLocks, MemoryLocks
 from bot.coordination.pubsub import PubSub, build_pubsub
@@ -250,8 +254,7 @@ class Conversations:
             async with self.db.transaction():
                 done = await self._understand(accepted)
         except _TurnFailed as failed:
-            async with self.db.transaction():
-                done = await self._apologise(failed)
+            done = await self._after_failure(failed)
         if done is None:
             return None
         conversation = done.conversation
@@ -273,7 +276,11 @@ class Conversations:
             # An operator holds the conversation: the bot stays silent, the console shows it.
             saved = await asyncio.to_thread(self._save, conversation.id, message.id, None, None)
             return _Done(message.id, conversation, None, "held", saved)
-        state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
+        try:
+            state = self._state(conversation)
+        except Exception as error:  # a stored state this version cannot read: apologised for
+            raise _TurnFailed.logged(conversation.id, message.id, None, message.text, parse,
+                                     bool(parse.hazards or parse.cues or parse.help_call)) from error
         words_signal = bool(parse.hazards or parse.cues or parse.help_call)
         signal = parse.intent.name == EMERGENCY or words_signal
         # A dot or a sticker has no words for the classifier to weigh: its intent is noise.
@@ -291,13 +298,43 @@ class Conversations:
                                      signal) from error
         return _Done(message_id, conversation, parse.intent.name, outcome.kind, saved)
 
+    async def _after_failure(self, failed: _TurnFailed) -> _Done:
+        """The apology for a failed turn; when even that cannot be saved while the servers answer
+        (something in the conversation itself is refused), the message is set aside for an
+        operator: a message no turn can finish must not hold back every later one of its sender,
+        retried by the sweep for ever. A server that does not answer leaves it to the sweep."""
+        try:
+            async with self.db.transaction():
+                return await self._apologise(failed)
+        except Exception as error:
+            if _outage(error):
+                raise
+            log.exception("the apology for message %s failed too: set aside for an operator",
+                          failed.message_id)
+        async with self.db.transaction():
+            return await asyncio.to_thread(self._set_aside, failed.message_id)
+
+    def _set_aside(self, message_id: int) -> _Done:
+        """The message marked processed, unanswered, its conversation flagged; nothing else of
+        the turn (its dialogue state is left as it was)."""
+        loaded = self._load(_MESSAGE, {"message": message_id})
+        assert loaded is not None  # stored before its turn, and never deleted under it
+        conversation, _message, _silent = loaded
+        with self.db.session() as session:
+            session.connection().execute(_PROCESSED, {"message": message_id, "now": utcnow()})
+            if conversation.needs_person != "request_human":
+                conversation.needs_person = "turn_failed"
+            session.flush()
+        where = (self.services.regions.code(conversation.region), conversation.public_id)
+        return _Done(message_id, conversation, "failed", "set_aside", _Saved(where, []))
+
     async def _apologise(self, failed: _TurnFailed) -> _Done:
         """The failed turn's message, answered with an apology and flagged; a report still gets
         its ticket (the dialogue goes on about it)."""
         loaded = await asyncio.to_thread(self._load, _MESSAGE, {"message": failed.message_id})
         assert loaded is not None  # stored before its turn, and never deleted under it
         conversation, message, _silent = loaded
-        state = DialogueState.from_json(conversation.tracker, self.services.domain.initial_slots())
+        state = self._state(conversation, fresh_if_unreadable=True)
         outcome = Outcome([{"text": _apology(failed.language)}], flag="turn_failed")
         if failed.report is not None:
             ticket = await asyncio.to_thread(self._safety_ticket, conversation.id, failed.report,
@@ -308,6 +345,18 @@ class Conversations:
         saved = await asyncio.to_thread(self._save, conversation.id, message.id, state, outcome,
                                         aware(message.created_at))
         return _Done(message.id, conversation, "failed", outcome.kind, saved)
+
+    def _state(self, conversation: Conversation, fresh_if_unreadable: bool = False) -> DialogueState:
+        """The conversation's dialogue state; with `fresh_if_unreadable`, a new one in place of a
+        stored state that cannot be read (an operator reads the flagged conversation)."""
+        initial = self.services.domain.initial_slots()
+        try:
+            return DialogueState.from_json(conversation.tracker, initial)
+        except Exception:
+            if not fresh_if_unreadable:
+                raise
+            log.exception("dialogue state of conversation %s unreadable: started anew", conversation.id)
+            return DialogueState.from_json({}, initial)
 
     def _safety_ticket(self, conversation_id: int, report: tuple[str, TicketDetails],
                        language: Any) -> TicketView | None:
@@ -512,6 +561,14 @@ def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
     if not location:
         return None
     return (float(location["latitude"]), float(location["longitude"]))
+
+
+def _outage(error: BaseException) -> bool:
+    """The database or Redis not answering (down, restarting, its connection lost): what the
+    sweep retries. A refusal of what was sent (a constraint, a value, a bug) is not one."""
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, OperationalError)
+    return isinstance(error, SQLAlchemyTimeout | RedisConnectionError | RedisTimeout | OSError)
 
 
 async def _allowed(limiter: RateLimiter, key: str) -> bool:

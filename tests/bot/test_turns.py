@@ -195,3 +195,42 @@ def test_what_an_own_session_commits_inside_a_transaction_is_read_afresh_by_it(d
         stored = session.get_one(Conversation, ident)
         assert (stored.region, stored.language) == ("3324", "en")
     db.dispose()
+
+
+# A fault the apology cannot get past either: every reply is refused, the apology too.
+EVERY_REPLY_REFUSED = _refusal("refuse_every_reply", "message", "NEW.direction = 'out'")
+
+
+def test_a_message_not_even_the_apology_can_be_saved_for_is_set_aside_not_retried_for_ever(
+        running_app: RunningApp) -> None:
+    # Before, it stayed unprocessed: the sweep retried it every few seconds, and every later
+    # message of the sender waited behind it, unanswered.
+    db = running_app.services.db
+    sender = "+6281200000005"
+    assert _answer_while(running_app, EVERY_REPLY_REFUSED, sender, "halo ini siapa ya") == []
+    with db.session() as session:
+        inbound = session.scalars(select(Message).where(Message.direction == "in")).one()
+        assert inbound.processed_at is not None  # nothing left for the sweep to retry
+    assert conversation_of(running_app, sender).needs_person == "turn_failed"  # an operator reads it
+
+    # The database takes replies again: the sender's next message is answered like any other.
+    answer = rest_texts(running_app, sender, "kebakaran rumah di desa sumberrejo kendal")
+    assert answer and answer != APOLOGY
+    with db.session() as session:
+        assert session.scalars(select(Ticket)).one().emergency_type == "fire"
+
+
+def test_a_dialogue_state_this_version_cannot_read_is_apologised_for_and_started_anew(
+        running_app: RunningApp) -> None:
+    db = running_app.services.db
+    sender = "+6281200000006"
+    rest_texts(running_app, sender, "halo")
+    with db.session() as session:  # written by some other version, or by hand
+        session.scalars(select(Conversation).where(Conversation.sender_id == sender)).one().tracker = {
+            "slots": "not slots"}
+    assert rest_texts(running_app, sender, "halo lagi") == APOLOGY
+    conversation = conversation_of(running_app, sender)
+    assert conversation.needs_person == "turn_failed"
+    assert isinstance(conversation.tracker["slots"], dict)  # readable again
+    answer = rest_texts(running_app, sender, "kebakaran rumah di desa sumberrejo kendal")
+    assert answer and answer != APOLOGY
