@@ -276,13 +276,13 @@ class Conversations:
             # An operator holds the conversation: the bot stays silent, the console shows it.
             saved = await asyncio.to_thread(self._save, conversation.id, message.id, None, None)
             return _Done(message.id, conversation, None, "held", saved)
+        words_signal = bool(parse.hazards or parse.cues or parse.help_call)
+        signal = parse.intent.name == EMERGENCY or words_signal
         try:
             state = self._state(conversation)
         except Exception as error:  # a stored state this version cannot read: apologised for
             raise _TurnFailed.logged(conversation.id, message.id, None, message.text, parse,
-                                     bool(parse.hazards or parse.cues or parse.help_call)) from error
-        words_signal = bool(parse.hazards or parse.cues or parse.help_call)
-        signal = parse.intent.name == EMERGENCY or words_signal
+                                     signal) from error
         # A dot or a sticker has no words for the classifier to weigh: its intent is noise.
         if not words_signal and contacts.trivial(message.text, message.payload) and not _reporting(state):
             outcome = self._silent(conversation, state, silent_before)
