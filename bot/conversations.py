@@ -322,8 +322,7 @@ class Conversations:
         conversation, _message, _silent = loaded
         with self.db.session() as session:
             session.connection().execute(_PROCESSED, {"message": message_id, "now": utcnow()})
-            if conversation.needs_person != "request_human":
-                conversation.needs_person = "turn_failed"
+            _flag(conversation, "turn_failed")
             session.flush()
         where = (self.services.regions.code(conversation.region), conversation.public_id)
         return _Done(message_id, conversation, "failed", "set_aside", _Saved(where, []))
@@ -495,8 +494,8 @@ class Conversations:
         conversation.unsure_streak = conversation.unsure_streak + 1 if outcome.unsure else 0
         if conversation.unsure_streak >= 2 and not conversation.needs_person:
             flag = flag or "unsure_twice"
-        if flag and conversation.needs_person != "request_human":
-            conversation.needs_person = flag
+        if flag:
+            _flag(conversation, flag)
         now = utcnow()
         silent = outcome.kind == "silent"
         contact, first_report = contacts.note(session, conversation, outcome.kind, target=outcome.target,
@@ -561,6 +560,12 @@ def _gps(payload: dict[str, Any]) -> tuple[float, float] | None:
     if not location:
         return None
     return (float(location["latitude"]), float(location["longitude"]))
+
+
+def _flag(conversation: Conversation, why: str) -> None:
+    """Why an operator should look now; a reporter's own request for a person is never overwritten."""
+    if conversation.needs_person != "request_human":
+        conversation.needs_person = why
 
 
 def _outage(error: BaseException) -> bool:
