@@ -429,8 +429,12 @@ class Conversations:
         conversation, message, silent = loaded
         if conversation.held_by_operator:
             return conversation, message, silent, None
-        with PARSE_SECONDS.time():
-            return conversation, message, silent, self.nlu.parse(message.text, _gps(message.payload))
+        try:
+            with PARSE_SECONDS.time():
+                return conversation, message, silent, self.nlu.parse(message.text, _gps(message.payload))
+        except Exception as error:  # a text the NLU cannot take: apologised for, an operator reads it
+            raise _TurnFailed.logged(conversation.id, message.id, conversation.language, message.text,
+                                     None, False) from error
 
     def _load(self, query: Any, values: dict[str, int]) -> tuple[Conversation, Message, int] | None:
         """The message `query` selects, its conversation and how silent its contact has been:

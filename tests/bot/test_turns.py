@@ -234,3 +234,33 @@ def test_a_dialogue_state_this_version_cannot_read_is_apologised_for_and_started
     assert isinstance(conversation.tracker["slots"], dict)  # readable again
     answer = rest_texts(running_app, sender, "kebakaran rumah di desa sumberrejo kendal")
     assert answer and answer != APOLOGY
+
+
+class _FailsOn:
+    """The real NLU, raising for one text (a bug in it, or a model that breaks on some input)."""
+
+    def __init__(self, nlu, text_: str) -> None:  # type: ignore[no-untyped-def]
+        self.nlu, self.text = nlu, text_
+
+    def parse(self, text_: str, gps=None):  # type: ignore[no-untyped-def]
+        if text_ == self.text:
+            raise ValueError("the NLU failed")
+        return self.nlu.parse(text_, gps)
+
+
+def test_a_message_the_nlu_fails_on_is_apologised_for_and_does_not_hold_back_the_next(
+        running_app: RunningApp) -> None:
+    # Before, the failure came before the turn's error handling: the message stayed unprocessed,
+    # retried by the sweep for ever, and every later message of its sender waited behind it.
+    conversations = running_app.app.state.conversations
+    sender = "+6281200000007"
+    conversations.nlu = _FailsOn(conversations.nlu, "ada apa ini")
+    assert rest_texts(running_app, sender, "ada apa ini") == APOLOGY
+    with running_app.services.db.session() as session:
+        inbound = session.scalars(select(Message).where(Message.direction == "in")).one()
+        assert inbound.processed_at is not None
+    assert conversation_of(running_app, sender).needs_person == "turn_failed"  # an operator reads it
+    answer = rest_texts(running_app, sender, "kebakaran rumah di desa sumberrejo kendal")
+    assert answer and answer != APOLOGY
+    with running_app.services.db.session() as session:
+        assert session.scalars(select(Ticket)).one().emergency_type == "fire"
