@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test train lint install install-test clean
+.PHONY: run test train lint install install-test install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,6 +23,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+
+# What the benchmarks use beyond the tests (bench/: spaCy as bench/nlu.py's peer, py-spy for --profile).
+install-bench: $(VENV)/.installed-test
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 
 train: install
 	$(BIN)/sigap train

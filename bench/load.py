@@ -40,6 +40,7 @@ from redis import Redis  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.stored_app import create_table  # noqa: E402
 from bot.settings import PROJECT_DIR  # noqa: E402
 from bot.storage.models import DispatchItem, Message, Ticket, aware  # noqa: E402
 from nlu.model import train  # noqa: E402
@@ -51,9 +52,17 @@ TWILIO_PATH, REST_PATH = "/webhooks/twilio/sms", "/webhooks/rest/webhook"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "sigap_bench"
 P99_LIMIT_MS, DRAIN_LIMIT_S = 100.0, 5.0
+IDLE_SECONDS = 10.0
 # py-spy names the project's files by their path from the project folder.
 OWN_CODE = ("bot/", "nlu/", "actions/", "channels/")
 FIGURES = ROOT / "bench" / "figures" / "load.jsonl"
+# What a profile sample was spent on: the first part whose function is on its stack.
+PARTS = [("ingest", "Inbox."), ("outbox", "bot/delivery/outbox"), ("dispatch relay", "bot/dispatch/re"),
+         ("deadline clock", "bot/tickets/clock"),
+         *[("turn", m) for m in ("bot/conversations.py", "bot/tickets/", "bot/dialogue/", "bot/triage/",
+                                 "actions/", "nlu/")],
+         ("webhook and middleware", "bot/web/"), ("webhook and middleware", "channels/"),
+         ("other Sigap code", "/")]
 # A reporter's turns, as people write them, and the gap between their messages.
 PLACES = ["desa sumberrejo kendal", "jl soekarno hatta kendal", "pasar weleri", "kaliwungu", "boja",
           "desa cepiring", "jl raya patebon", "brangsong", "pegandon", "sukorejo kendal"]
@@ -145,9 +154,11 @@ def _percentile(values: list[float], share: float) -> float:
 
 def cpu_seconds() -> dict[str, float]:
     """CPU time used so far by the parts on this machine: the server's processes, PostgreSQL,
-    Redis, the load generator, everything else."""
+    Redis, the load generator, everything else. A process that has ended counts in its parent's
+    time for reaped children (a PostgreSQL backend in the postmaster's, the generator in this
+    script's): without it, a step in which one ended could come out negative."""
     tick = os.sysconf("SC_CLK_TCK")
-    used: dict[str, float] = {}
+    used: dict[str, float] = {"generator": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -156,12 +167,27 @@ def cpu_seconds() -> dict[str, float]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        part = ("postgres" if command.startswith("postgres") else "redis" if "redis-server" in command
+        program = command.split(" ", 1)[0]
+        part = ("postgres" if command.startswith("postgres") or program.endswith("/postgres") else "redis" if "redis-server" in command
                 else "generator" if "loadgen.py" in command else
-                "server" if "spawn_main" in command or " serve " in command or "bare_app" in command
+                "server" if "spawn_main" in command or " serve " in command or "_app:app" in command
                 else "other")
-        used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        used[part] = used.get(part, 0.0) + (own if entry.name == str(os.getpid()) else own + children) / tick
+        if entry.name == str(os.getpid()):  # this script's children: the generator's runs
+            used["generator"] += children / tick
     return used
+
+
+def idle_cpu(seconds: float) -> dict[str, float]:
+    """CPU ms a second each part spends with no message arriving (the background jobs' polling)."""
+    before = cpu_seconds()
+    time.sleep(seconds)
+    after = cpu_seconds()
+    spent = {part: 1000 * (after.get(part, 0.0) - before.get(part, 0.0)) / seconds for part in after}
+    print("  idle cpu ms per second (sigap): " + ", ".join(
+        f"{part} {ms:.1f}" for part, ms in sorted(spent.items())))
+    return spent
 
 
 def _generate(items: list[dict], port: int, tmp: Path) -> list[dict]:
@@ -286,6 +312,8 @@ def profile(pid: int, rate: float, seconds: float, port: int, tmp: Path) -> None
     spy.wait(timeout=120)
     own: dict[str, int] = {}
     leaf: dict[str, int] = {}
+    entry: dict[str, int] = {}
+    outside: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _sep, count = line.rpartition(" ")
@@ -295,10 +323,16 @@ def profile(pid: int, rate: float, seconds: float, port: int, tmp: Path) -> None
         if frames:
             leaf[frames[-1]] = leaf.get(frames[-1], 0) + samples
         # Inclusive by function (a frame names its line: one function would be split by line).
-        for frame in {f.rsplit(":", 1)[0] + ")" for f in frames if f.split("(")[-1].startswith(OWN_CODE)}:
+        ours = [f.rsplit(":", 1)[0] + ")" for f in frames if f.split("(")[-1].startswith(OWN_CODE)]
+        for frame in set(ours):
             own[frame] = own.get(frame, 0) + samples
+        part = next((name for name, marker in PARTS if any(marker in f for f in ours)), "other")
+        entry[part] = entry.get(part, 0) + samples
+        if part == "other" and frames:
+            outside[frames[-1]] = outside.get(frames[-1], 0) + samples
     print(f"profile at {rate:.0f}/s: {total} samples")
-    for title, table in (("self", leaf), ("Sigap's own, inclusive", own)):
+    for title, table in (("self", leaf), ("Sigap's own, inclusive", own), ("part", entry),
+                         ("self outside Sigap's code", outside)):
         print(f"  top {title}:")
         for frame, samples in sorted(table.items(), key=lambda t: -t[1])[:25]:
             print(f"    {100 * samples / max(total, 1):5.1f}%  {frame[:130]}")
@@ -325,12 +359,15 @@ def main() -> None:
     parser.add_argument("--profile", type=float, default=None, metavar="RATE",
                         help="record the server with py-spy (all threads, every process) at this offer")
     parser.add_argument("--sigap-only", action="store_true", help="skip the bare ceiling")
+    parser.add_argument("--stored-floor", action="store_true",
+                        help="also the bare routes storing each message in PostgreSQL (bench/stored_app.py)")
     parser.add_argument("--server-log", type=Path, default=None, help="keep Sigap's log in this file")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     offers = args.bare_rates.split(",") if args.bare_rates else [*map(str, rates), "400", "600", "800"]
     bare_rates = [float(r) for r in offers]
     steps: list[Step] = []
+    idle: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         models = tmp / "models"
@@ -349,6 +386,7 @@ def main() -> None:
                        "--workers", str(args.workers)]
             sigap = _serve(command, env, port, tmp / "sigap.log")
             try:
+                idle = idle_cpu(IDLE_SECONDS)
                 if args.profile:
                     profile(sigap.pid, args.profile, args.seconds, port, tmp)
                 for rate in rates:
@@ -363,28 +401,38 @@ def main() -> None:
                     shutil.copy(tmp / "sigap.log", args.server_log)
             if args.sigap_only:
                 bare_rates = []
-            bare_port = free_port()
-            bare = _serve([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port),
-                           "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
-                          os.environ.copy(), bare_port, tmp / "bare.log")
-            try:
-                for rate in bare_rates:
-                    step, _answered = run_step("bare", rate, args.seconds, bare_port, tmp, f"b{int(rate)}")
-                    steps.append(step)
-                    _print([step])
-            finally:
-                _stop(bare)
+            floors = [("bare", "bench.bare_app:app", bare_rates, os.environ.copy())]
+            if args.stored_floor:
+                create_table(database)
+                floors.append(("stored", "bench.stored_app:app", bare_rates,
+                               {**os.environ, "DATABASE_URL": database}))
+            for name, module, offers_of, env_of in floors:
+                floor_port = free_port()
+                floor = _serve([sys.executable, "-m", "uvicorn", module, "--port", str(floor_port),
+                                "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"],
+                               env_of, floor_port, tmp / f"{name}.log")
+                try:
+                    for rate in offers_of:
+                        step, _answered = run_step(name, rate, args.seconds, floor_port, tmp,
+                                                   f"{name[0]}{int(rate)}")
+                        steps.append(step)
+                        _print([step])
+                finally:
+                    _stop(floor)
         finally:
             twilio.terminate()
     print()
     _print(steps)
     best = max((s.offered for s in steps if s.server == "sigap" and s.sustained()), default=0.0)
     ceiling = max((s.offered for s in steps if s.server == "bare" and s.sustained()), default=0.0)
+    floor = max((s.offered for s in steps if s.server == "stored" and s.sustained()), default=0.0)
     ratio = best / ceiling if ceiling else 0.0
     print(f"\nsustained: Sigap {best:.0f} messages/s, bare ceiling {ceiling:.0f} requests/s, "
           f"ratio {ratio:.2f} "
           f"(p99 < {P99_LIMIT_MS:.0f} ms, backlog drained within {DRAIN_LIMIT_S:.0f} s, nothing lost; "
           f"{args.workers} workers, PostgreSQL and Redis, {os.cpu_count()} cores)")
+    if args.stored_floor:
+        print(f"storing each message and nothing more (bench/stored_app.py): {floor:.0f} requests/s")
     FIGURES.parent.mkdir(exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT, check=False).stdout.strip()
@@ -392,6 +440,8 @@ def main() -> None:
         out.write(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
                               "workers": args.workers, "seconds": args.seconds, "sustained": best,
                               "ceiling": ceiling, "ratio": round(ratio, 3),
+                              **({"stored_floor": floor} if args.stored_floor else {}),
+                              "idle_cpu_ms_per_s": {k: round(v, 1) for k, v in idle.items()},
                               "steps": [asdict(s) for s in steps]}) + "\n")
 
 

@@ -123,11 +123,11 @@ async def _echo(conversations: Any, counts: Counts) -> None:
 
 
 async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfile.Profile | None,
-              counts: Counts, echo: bool = False, only: int | None = None) -> None:
+              counts: Counts, echo: bool = False, only: int | None = None, inline: bool = False) -> None:
     async with running_core(settings, []) as core:
         conversations = core.conversations
         conversations.push_channels = frozenset({"push"})
-        if profiler:
+        if profiler or inline:
             _inline_threads(conversations)
         warm = messages(4, seed=1)
         for message in warm:
@@ -242,6 +242,8 @@ def main() -> None:
     parser.add_argument("--echo", action="store_true", help="print the SQL of one more reporter's turns")
     parser.add_argument("--callees", default=None, help="with --profile: what these functions call (a regex)")
     parser.add_argument("--packages", action="store_true", help="with --profile: own CPU time by package")
+    parser.add_argument("--inline", action="store_true",
+                        help="what the core hands to threads run in the loop's thread (the hand-overs' cost)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -255,7 +257,8 @@ def main() -> None:
         logging.basicConfig(level=logging.WARNING)
         counts = Counts()
         profiler = cProfile.Profile(time.process_time) if args.profile else None
-        asyncio.run(run(settings, messages(args.reporters), profiler, counts, args.echo, args.turn))
+        asyncio.run(run(settings, messages(args.reporters), profiler, counts, args.echo, args.turn,
+                        args.inline))
         if profiler:
             calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
             print(f"Python calls per message: {calls / (4 * args.reporters):.0f} (steadier than CPU time)")
