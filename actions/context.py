@@ -54,10 +54,13 @@ async def open_ticket(tracker: Tracker) -> TicketView | None:
     """The conversation's open ticket: the slot's, else the newest open one."""
     ticket_id = tracker.get_slot("ticket_id")
     if ticket_id is not None:
-        view = await asyncio.to_thread(desk().get, int(ticket_id))
-        if view.status not in {"resolved", "cancelled"}:
+        known, view = desk().remembered(int(ticket_id))  # read once a turn: no hand-over again
+        view = view if known else await asyncio.to_thread(desk().get, int(ticket_id))
+        if view is not None and view.status not in {"resolved", "cancelled"}:
             return view
-    return await asyncio.to_thread(desk().open_for_conversation, conversation_id(tracker))
+    conversation = conversation_id(tracker)
+    known, view = desk().remembered(("open", conversation))
+    return view if known else await asyncio.to_thread(desk().open_for_conversation, conversation)
 
 
 def details(tracker: Tracker, **overrides: Any) -> TicketDetails:

@@ -392,8 +392,7 @@ class Conversations:
         language, ident, message_id = state.slots.get("user_language"), conversation.id, message.id
         try:
             outcome.replies = await self.engine.handle(state, turn)
-            await asyncio.to_thread(self._flush)  # what the actions wrote fails now, if it fails
-        except Exception as error:  # the rows of a failed flush are expired: only the ids are read
+        except Exception as error:  # only the ids are read: the rows may be expired
             raise _TurnFailed.logged(ident, message_id, language, turn.text, parse, signal) from error
         if throttled and not signal and outcome.replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
@@ -413,10 +412,6 @@ class Conversations:
             outcome.region, outcome.close = triage.get("region"), bool(triage.get("close"))
         outcome.unsure = parse.intent.confidence < UNSURE_CONFIDENCE and not (parse.hazards or parse.cues)
         return outcome
-
-    def _flush(self) -> None:
-        with self.db.session() as session:
-            session.flush()
 
     def _load_and_parse(self, accepted: Accepted) -> tuple[Conversation, Message, int, Any] | None:
         """The conversation's oldest message not processed, up to `accepted`, loaded (`_load`) and
@@ -477,8 +472,10 @@ class Conversations:
                     {"conversation_id": conversation_id, "channel": conversation.channel, "direction": "out",
                      "text": out.text, "reply_to_id": message_id, "payload": entry, "created_at": now}
                     for out, entry in zip(replies, recorded, strict=True)])
-            session.flush()  # refused now, inside the turn's error handling, not at its commit
             where = (self.services.regions.code(conversation.region), conversation.public_id)
+            # The turn's last step: committed here, so what the database refuses (of the save or of
+            # what the actions wrote) is refused inside the turn's error handling.
+            self.db.commit_now()
             # As the transcript records them (what `Inbox.replies_to` reads back for a retry).
             return _Saved(where, [recorded_reply(out.text, entry)
                                   for out, entry in zip(replies, recorded, strict=True)])

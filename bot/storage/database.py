@@ -82,12 +82,22 @@ class Database:
         token = _joined.set((self, session))
         try:
             yield session
-            await asyncio.to_thread(_commit, session)
+            if session.in_transaction():
+                await asyncio.to_thread(_commit, session)
+            else:  # its last step committed it (`commit_now`): no hand-over for the commit alone
+                session.close()
         except BaseException:
             await asyncio.to_thread(session.close)  # rolls back
             raise
         finally:
             _joined.reset(token)
+
+    def commit_now(self) -> None:
+        """Commit the task's transaction in this thread, as its last step (a turn's save): one
+        hand-over to a thread less. A failure is the step's, inside its error handling."""
+        joined = _joined.get()
+        assert joined is not None and joined[0] is self, "commit_now outside a transaction"
+        joined[1].commit()
 
     def turn_memo(self) -> dict[Any, Any] | None:
         """What the task's transaction has read of rows kept apart from it (the desk's views of

@@ -230,6 +230,14 @@ class TicketDesk:
             return TicketView.of(ticket)
 
     # -- reading -------------------------------------------------------------------------------
+    def remembered(self, key: int | tuple[str, int]) -> tuple[bool, TicketView | None]:
+        """What this turn has read already of a ticket (its id) or of a conversation's open ticket
+        (("open", conversation id)), without the database: (whether it is known, the view)."""
+        memo = self.db.turn_memo()
+        if memo is None or key not in memo:
+            return False, None
+        return True, memo[key]
+
     def get(self, ticket_id: int) -> TicketView:
         """One ticket."""
         memo = self.db.turn_memo()
