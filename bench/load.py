@@ -167,8 +167,8 @@ def cpu_seconds() -> dict[str, float]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        program = command.split(" ", 1)[0]
-        part = ("postgres" if command.startswith("postgres") or program.endswith("/postgres") else "redis" if "redis-server" in command
+        postgres = command.startswith("postgres") or command.split(" ", 1)[0].endswith("/postgres")
+        part = ("postgres" if postgres else "redis" if "redis-server" in command
                 else "generator" if "loadgen.py" in command else
                 "server" if "spawn_main" in command or " serve " in command or "_app:app" in command
                 else "other")
