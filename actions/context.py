@@ -59,7 +59,7 @@ async def open_ticket(tracker: Tracker) -> TicketView | None:
         if view is not None and view.status not in {"resolved", "cancelled"}:
             return view
     conversation = conversation_id(tracker)
-    known, view = desk().remembered(("open", conversation))
+    known, view = desk().remembered_open(conversation)
     return view if known else await asyncio.to_thread(desk().open_for_conversation, conversation)
 
 

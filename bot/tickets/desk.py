@@ -230,43 +230,50 @@ class TicketDesk:
             return TicketView.of(ticket)
 
     # -- reading -------------------------------------------------------------------------------
-    def remembered(self, key: int | tuple[str, int]) -> tuple[bool, TicketView | None]:
-        """What this turn has read already of a ticket (its id) or of a conversation's open ticket
-        (("open", conversation id)), without the database: (whether it is known, the view)."""
-        memo = self.db.turn_memo()
-        if memo is None or key not in memo:
-            return False, None
-        return True, memo[key]
+    def remembered(self, ticket_id: int) -> tuple[bool, TicketView | None]:
+        """A ticket this turn has read already, without the database: (whether known, its view)."""
+        return self._remembered(ticket_id)
+
+    def remembered_open(self, conversation_id: int) -> tuple[bool, TicketView | None]:
+        """The conversation's open ticket, when this turn has asked for it already (as `remembered`)."""
+        return self._remembered(("open", conversation_id))
 
     def get(self, ticket_id: int) -> TicketView:
         """One ticket."""
-        memo = self.db.turn_memo()
-        if memo is not None and ticket_id in memo:
-            view: TicketView = memo[ticket_id]
+        known, view = self.remembered(ticket_id)
+        if known and view is not None:
             return view
         with self.db.own_session() as session:
             view = TicketView.of(_get(session, ticket_id))
-        if memo is not None:
-            memo[ticket_id] = view
+        self._remember(ticket_id, view)
         return view
 
     def open_for_conversation(self, conversation_id: int) -> TicketView | None:
         """The conversation's newest ticket that is not closed."""
-        memo, key = self.db.turn_memo(), ("open", conversation_id)
-        if memo is not None and key in memo:
-            known: TicketView | None = memo[key]
-            return known
+        known, view = self.remembered_open(conversation_id)
+        if known:
+            return view
         query = (select(Ticket).where(Ticket.conversation_id == conversation_id)
                  .where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.id.desc()).limit(1)
                  .options(joinedload(Ticket.incident)))
         with self.db.own_session() as session:
             ticket = session.scalars(query).first()
             view = TicketView.of(ticket) if ticket else None
+        self._remember(("open", conversation_id), view)
+        if view is not None:
+            self._remember(view.id, view)
+        return view
+
+    def _remembered(self, key: int | tuple[str, int]) -> tuple[bool, TicketView | None]:
+        memo = self.db.turn_memo()
+        if memo is None or key not in memo:
+            return False, None
+        return True, memo[key]
+
+    def _remember(self, key: int | tuple[str, int], view: TicketView | None) -> None:
+        memo = self.db.turn_memo()
         if memo is not None:
             memo[key] = view
-            if view is not None:
-                memo[view.id] = view
-        return view
 
     # -- inside ----------------------------------------------------------------------------------
     def _route(self, ticket: Ticket) -> None:
