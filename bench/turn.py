@@ -48,12 +48,14 @@ REDIS = "redis://127.0.0.1:6379/13"
 
 
 class Counts:
-    """SQL statements and Redis commands sent by this process."""
+    """SQL statements and Redis commands sent by this process (and, with the hand-overs inline,
+    the work handed to threads, by function)."""
 
     def __init__(self) -> None:
         self.sql = 0
         self.commits = 0
         self.redis = 0
+        self.hand_overs: dict[str, int] = {}
         self.echo: list[str] | None = None
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "commit", self._commit)
@@ -128,7 +130,7 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         conversations = core.conversations
         conversations.push_channels = frozenset({"push"})
         if profiler or inline:
-            _inline_threads(conversations)
+            _inline_threads(conversations, counts)
         warm = messages(4, seed=1)
         for message in warm:
             await conversations.handle(InboundMessage(message.channel, "warm" + message.sender_id,
@@ -138,6 +140,7 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         await asyncio.sleep(2)
         idle = (time.process_time() - idle) / 2
         sql, commits, commands = counts.sql, counts.commits, counts.redis
+        counts.hand_overs.clear()
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler and only is None:
             profiler.enable()
@@ -171,6 +174,10 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
             for turn, spent in sorted(by_turn.items())))
         print("SQL statements by turn (mean): " + ", ".join(
             f"{turn} {sum(n) / len(n):.1f}" for turn, n in sorted(sql_by_turn.items())))
+        if counts.hand_overs:  # the ingest's own thread pool is not counted
+            ranked = sorted(counts.hand_overs.items(), key=lambda kv: -kv[1])
+            print(f"hand-overs to threads per message: {sum(counts.hand_overs.values()) / n:.2f} ("
+                  + ", ".join(f"{name} {count / n:.2f}" for name, count in ranked) + ")")
         if echo:
             await _echo(conversations, counts)
 
@@ -203,9 +210,11 @@ class _Inline(Executor):
         return future
 
 
-def _inline_threads(conversations: Any) -> None:
+def _inline_threads(conversations: Any, counts: Counts) -> None:
     """cProfile sees one thread: with --profile, the work handed to threads runs in the loop's."""
     async def inline(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        counts.hand_overs[name] = counts.hand_overs.get(name, 0) + 1
         return fn(*args, **kwargs)
 
     asyncio.to_thread = inline  # type: ignore[assignment]
