@@ -159,6 +159,7 @@ def cpu_seconds() -> dict[str, float]:
     script's): without it, a step in which one ended could come out negative."""
     tick = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {"generator": 0.0}
+    me = str(os.getpid())
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -173,9 +174,10 @@ def cpu_seconds() -> dict[str, float]:
                 "server" if "spawn_main" in command or " serve " in command or "_app:app" in command
                 else "other")
         own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-        used[part] = used.get(part, 0.0) + (own if entry.name == str(os.getpid()) else own + children) / tick
-        if entry.name == str(os.getpid()):  # this script's children: the generator's runs
+        if entry.name == me:  # this script's children: the generator's runs
             used["generator"] += children / tick
+            children = 0
+        used[part] = used.get(part, 0.0) + (own + children) / tick
     return used
 
 
@@ -183,11 +185,16 @@ def idle_cpu(seconds: float) -> dict[str, float]:
     """CPU ms a second each part spends with no message arriving (the background jobs' polling)."""
     before = cpu_seconds()
     time.sleep(seconds)
-    after = cpu_seconds()
-    spent = {part: 1000 * (after.get(part, 0.0) - before.get(part, 0.0)) / seconds for part in after}
+    spent = {part: 1000 * used / seconds for part, used in _spent_since(before).items()}
     print("  idle cpu ms per second (sigap): " + ", ".join(
         f"{part} {ms:.1f}" for part, ms in sorted(spent.items())))
     return spent
+
+
+def _spent_since(before: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each part has used since `before` (a `cpu_seconds` reading)."""
+    after = cpu_seconds()
+    return {part: after.get(part, 0.0) - before.get(part, 0.0) for part in after}
 
 
 def _generate(items: list[dict], port: int, tmp: Path) -> list[dict]:
@@ -205,8 +212,7 @@ def run_step(server: str, rate: float, seconds: float, port: int, tmp: Path,
     kinds = {i["id"]: i["kind"] for i in items}
     before = cpu_seconds()
     results = _generate(items, port, tmp)
-    after = cpu_seconds()
-    spent = {part: after.get(part, 0.0) - before.get(part, 0.0) for part in after}
+    spent = _spent_since(before)
     print(f"  cpu ms per message at {rate:.0f}/s ({server}): " + ", ".join(
         f"{part} {1000 * seconds / max(len(items), 1):.1f}" for part, seconds in sorted(spent.items())))
     span = max((r["sent"] + r["ms"] / 1000 for r in results), default=seconds)

@@ -25,12 +25,14 @@ from sqlalchemy import (
     insert,
 )
 
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+from bench.bare_app import EMPTY_TWIML, ready
+
 metadata = MetaData()
 stored = Table("stored_message", metadata, Column("id", BigInteger, primary_key=True),
                Column("sender", Text), Column("body", Text),
                Column("received_at", DateTime(timezone=True), server_default=func.now()))
 app = FastAPI()
+app.get("/readyz")(ready)
 
 
 def create_table(database_url: str) -> None:
@@ -62,9 +64,3 @@ async def rest(request: Request) -> JSONResponse:
     message = await request.json()
     await asyncio.to_thread(_store, str(message.get("sender", "")), str(message.get("message", "")))
     return JSONResponse([])
-
-
-@app.get("/readyz")
-async def ready() -> dict[str, str]:
-    """Up."""
-    return {"status": "ready"}

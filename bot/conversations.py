@@ -448,7 +448,8 @@ class Conversations:
 
     def _save(self, conversation_id: int, message_id: int, state: DialogueState | None,
               outcome: Outcome | None, received: datetime | None = None) -> _Saved:
-        """One transaction: the dialogue state, the contact, the marks, the replies (and their outbox)."""
+        """The turn's last step: the dialogue state, the contact, the marks, the replies (and their
+        outbox), then the turn's transaction committed."""
         with self.db.session() as session:
             # The region the desk gave it in this turn is read afresh (bot/storage/database.py).
             conversation = session.get_one(Conversation, conversation_id)
