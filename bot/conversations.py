@@ -458,6 +458,10 @@ class Conversations:
                 self._note(session, conversation, state, outcome, received or utcnow())
             now = utcnow()
             conversation.updated_at = now
+            # The conversation's row is locked first, as the ingest locks it (then a message it
+            # counts a repeat on): a message stored during this save waits for the commit. Marking
+            # the message first deadlocked with it (the ingest got a 503).
+            session.flush()
             connection = session.connection()  # the rows below: one statement each, no unit of work
             connection.execute(_PROCESSED, {"message": message_id, "now": now})
             payloads = [{k: v for k, v in out.to_dict().items() if k != "text"} for out in replies]

@@ -4,6 +4,8 @@ opens are the desk's (a transaction each), and a report in a failed turn still g
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -264,3 +266,45 @@ def test_a_message_the_nlu_fails_on_is_apologised_for_and_does_not_hold_back_the
     assert answer and answer != APOLOGY
     with running_app.services.db.session() as session:
         assert session.scalars(select(Ticket)).one().emergency_type == "fire"
+
+
+def test_a_turns_save_takes_its_conversation_before_its_message_as_the_ingest_does(
+        running_app: RunningApp) -> None:
+    # The ingest locks the conversation, then counts a repeat on an earlier message of it. A save
+    # that marked its message first and then waited for the conversation deadlocked with it: the
+    # ingest's webhook got a 503 (found by the schemathesis run on PostgreSQL).
+    db = running_app.services.db
+    sender = "+6281200000008"
+    rest_texts(running_app, sender, "halo ada yang bisa dibantu")
+    conversation = conversation_of(running_app, sender)
+    with db.session() as session:
+        message_id = session.scalars(select(Message.id).where(Message.conversation_id == conversation.id,
+                                                              Message.direction == "in")).one()
+    ingest_locked, outcome = threading.Event(), {}
+
+    def ingest() -> None:  # the ingest's order of locks, paused in between
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(text("UPDATE conversation SET updated_at = updated_at WHERE id = :c"),
+                                   {"c": conversation.id})
+                ingest_locked.set()
+                time.sleep(0.5)  # the save starts meanwhile
+                connection.execute(text("UPDATE message SET repeats = repeats + 1 WHERE id = :m"),
+                                   {"m": message_id})
+            outcome["ingest"] = "committed"
+        except Exception as error:  # a deadlock, as it was
+            outcome["ingest"] = repr(error)
+
+    async def save() -> None:
+        async with db.transaction():
+            await asyncio.to_thread(running_app.app.state.conversations._save, conversation.id,
+                                    message_id, None, None)
+
+    racer = threading.Thread(target=ingest)
+    racer.start()
+    assert ingest_locked.wait(10)
+    asyncio.run(save())
+    racer.join(30)
+    assert outcome == {"ingest": "committed"}
+    with db.session() as session:
+        assert session.get_one(Message, message_id).repeats == 1
