@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.conversations import Conversations
+from bot.coordination.jobs import every
 from bot.delivery.outbox import ChannelSender, Outbox
 from bot.dialogue import guidance
 from bot.services import Services, build_engine, build_locks, build_services, set_current
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 SHUTDOWN_SECONDS = 10.0
 # Threads for the database work of turns, actions and the inbox (asyncio's default executor).
 THREADS = 16
+# How often the notices busy incidents owe are looked for (each waits at most this past its gap).
+OWED_SECONDS = 0.25
 # Parsed once at start-up: every table the NLU reads lazily is loaded before the first reporter.
 WARM_UP = "kebakaran rumah di desa sumberrejo kendal"
 
@@ -47,9 +50,12 @@ class Core:
 
 def worker_jobs(services: Services) -> list[Coroutine[Any, Any, None]]:
     """What `sigap worker` runs (and `sigap serve` too, unless RUN_WORKERS_IN_SERVE is off): the
-    deadline clock, the relay to Redis Streams when REDIS_URL is set, and the retention job when
-    RETENTION_DAYS is set."""
-    jobs: list[Coroutine[Any, Any, None]] = [clock.run(services.db, services.desk.rules)]
+    deadline clock, the notices busy incidents owe (bot/tickets/desk.py), the relay to Redis
+    Streams when REDIS_URL is set, and the retention job when RETENTION_DAYS is set."""
+    jobs: list[Coroutine[Any, Any, None]] = [
+        clock.run(services.db, services.desk.rules),
+        every(OWED_SECONDS, "owed notices", services.desk.publish_owed),
+    ]
     if services.settings.retention_days:
         jobs.append(retention.run(services.db, services.settings.retention_days))
     if services.settings.redis_url:

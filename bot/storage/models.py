@@ -104,7 +104,8 @@ class Incident(Base):
     tickets). Its status, deadline and agencies are the dispatch state; tickets mirror the status."""
 
     __tablename__ = "incident"
-    __table_args__ = (Index("ix_incident_open", "status", "emergency_type", "updated_at"),)
+    __table_args__ = (Index("ix_incident_open", "status", "emergency_type", "updated_at"),
+                      Index("ix_incident_owed", "publish_owed"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=public_id)
@@ -126,6 +127,10 @@ class Incident(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Its last notice, and the change a notice still owes its agencies: a busy incident is
+    # published at most once a second (bot/tickets/desk.py).
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    publish_owed: Mapped[str | None] = mapped_column(String(20), default=None)
 
     tickets: Mapped[list[Ticket]] = relationship(back_populates="incident", order_by="Ticket.id")
 

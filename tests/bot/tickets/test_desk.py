@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import jsonschema
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from bot.dispatch.queue import SUPERVISORS, TableDispatchQueue
+from bot.runtime import worker_jobs
+from bot.services import build_services
+from bot.settings import Settings
 from bot.storage.database import Database
 from bot.storage.models import Conversation, DispatchItem, Incident, Message, utcnow
 from bot.tickets.clock import escalate_due
-from bot.tickets.desk import OperatorEdit, TicketDesk
+from bot.tickets.desk import PUBLISH_GAP, OperatorEdit, TicketDesk
 from bot.tickets.document import iso, schema
 from bot.tickets.views import TicketDetails
 from tests.bot.dispatch.test_dispatch_queue import conversation, make_desk
+from tests.conftest import fresh_postgres
 
 
 def place(code: str, words: str, lat: float | None = None, lon: float | None = None,
@@ -41,6 +47,11 @@ def _every_notice_follows_the_schema(db: Database) -> None:
     with db.session() as session:
         for payload in session.scalars(select(DispatchItem.payload)):
             jsonschema.validate(payload, schema())
+
+
+def _after_gap() -> datetime:
+    """A moment when every notice owed now is due (bot/tickets/desk.py)."""
+    return utcnow() + PUBLISH_GAP + timedelta(milliseconds=1)
 
 
 def _notices(desk: TicketDesk) -> list[DispatchItem]:
@@ -82,12 +93,16 @@ def test_three_reporters_of_one_fire_are_one_incident_with_one_notice_per_agency
     with desk.db.session() as session:
         [incident] = session.scalars(select(Incident).where(Incident.merged_into_id.is_(None))).all()
         assert len(incident.tickets) == 3
-    notices = _notices(desk)
     agencies = tickets[0].agencies
-    # Per agency: created, then one "merged" per later reporter (the same incident each time).
+    # Per agency: created at once; the two who joined within the second after it are owed to one
+    # "merged" notice, sent when the second has passed (the publisher job).
+    assert [n.payload["change"] for n in _notices(desk)] == ["created"] * len(agencies)
+    assert desk.publish_owed(now=_after_gap()) == 1
+    notices = _notices(desk)
     for agency in agencies:
-        assert [n.payload["change"] for n in notices if n.agency == agency] == ["created", "merged", "merged"]
+        assert [n.payload["change"] for n in notices if n.agency == agency] == ["created", "merged"]
     assert len(notices[-1].payload["reporters"]) == 3
+    assert desk.publish_owed(now=_after_gap()) == 0  # owed once, published once
     told: list[int] = []
     desk.set_status(tickets[1].id, "en_route", "dispatcher:police",
                     also=lambda _s, view: told.append(view.id))
@@ -179,6 +194,7 @@ def test_each_reporter_of_an_incident_is_published_with_when_they_first_wrote(de
                                      created_at=firsts[ident] + timedelta(minutes=1))])
     tickets = [desk.open(ident, "fire", "id", details) for ident in conversations]
     assert len({t.incident_id for t in tickets}) == 1
+    desk.publish_owed(now=_after_gap())
     reporters = _notices(desk)[-1].payload["reporters"]
     by_number = {r["ticket_number"]: r["first_message_at"] for r in reporters}
     assert by_number == {t.number: iso(firsts[t.conversation_id]) for t in tickets}
@@ -201,6 +217,7 @@ def test_a_reporter_whose_phone_must_stay_quiet_is_published_as_silent(desk: Tic
     statements: list[str] = []
     event.listen(desk.db.engine, "before_cursor_execute", lambda _c, _k, sql, *_a: statements.append(sql))
     desk.update(tickets["armed"].id, TicketDetails(cues=["weapon"]))
+    desk.publish_owed(now=_after_gap())
     whole = re.compile(r"(SELECT |, )conversation(_\d+)?\.tracker\b")  # the column, not a path in it
     assert statements and not [sql for sql in statements if whole.search(sql)]
     accessibility = {r["ticket_number"]: r["accessibility"] for r in _notices(desk)[-1].payload["reporters"]}
@@ -262,3 +279,110 @@ def test_only_a_new_place_makes_an_update_look_for_another_reports_incident(desk
     [joined] = [n for n in _notices(desk) if n.incident_id == first.incident_id][-1:]
     assert last.payload["history"][-1]["note"] == f"merged into {joined.payload['incident_id']}"
     assert joined.payload["tickets"] == [first.number, later.number]
+
+
+# -- a busy incident: one notice a second -------------------------------------------------------
+FIRE = TicketDetails(description="kebakaran pasar weleri", location_text="pasar weleri kendal",
+                     location=place("33.24.10", "pasar weleri kendal"))
+
+
+def _changes(desk: TicketDesk, incident_id: int | None) -> list[str]:
+    """The change each notice of the incident named, one per notice (not per agency)."""
+    with desk.db.session() as session:
+        rows = session.execute(select(DispatchItem.payload["change"].as_string(), DispatchItem.created_at)
+                               .where(DispatchItem.incident_id == incident_id).order_by(DispatchItem.id))
+        return [change for change, _at in dict.fromkeys(rows)]
+
+
+def _gap_passes(desk: TicketDesk, incident_id: int | None) -> None:
+    """The incident's last notice is older than the gap now."""
+    with desk.db.session() as session:
+        session.execute(update(Incident).where(Incident.id == incident_id)
+                        .values(published_at=utcnow() - PUBLISH_GAP - timedelta(seconds=1)))
+
+
+def test_a_busy_incident_owes_its_reporters_changes_to_one_notice(desk: TicketDesk) -> None:
+    """A collapse with dozens of reporters must not publish every reporter once per update: within
+    a second of its last notice, a reporter joining and a reporter's details are owed; the
+    publisher job sends one notice with all of them once the second has passed."""
+    first = desk.open(conversation(desk, "a"), "fire", "id", FIRE)
+    second = desk.open(conversation(desk, "b"), "fire", "id", FIRE)
+    assert second.joined and second.incident_id == first.incident_id
+    injured = desk.update(first.id, TicketDetails(people_injured="2 orang luka"))
+    assert injured.people_injured == "2 orang luka"  # the reporter's ticket has it at once
+    assert _changes(desk, first.incident_id) == ["created"]
+    assert desk.publish_owed() == 0  # the second has not passed
+    assert desk.publish_owed(now=_after_gap()) == 1
+    assert _changes(desk, first.incident_id) == ["created", "merged"]  # the stronger change named
+    notice = _notices(desk)[-1].payload
+    assert [r["ticket_number"] for r in notice["reporters"]] == [first.number, second.number]
+    assert notice["reporters"][0]["people_injured"] == "2 orang luka"
+    assert {"merged", "updated"} <= {h["kind"] for h in notice["history"]}
+    assert {n.agency for n in _notices(desk) if n.payload["change"] == "merged"} == set(first.agencies)
+    assert desk.publish_owed(now=_after_gap()) == 0  # owed once, published once
+    with desk.db.session() as session:
+        incident = session.get_one(Incident, first.incident_id)
+        assert incident.publish_owed is None and incident.published_at is not None
+
+
+def test_a_change_after_the_gap_is_published_at_once_with_what_was_owed(desk: TicketDesk) -> None:
+    first = desk.open(conversation(desk, "a"), "fire", "id", FIRE)
+    desk.open(conversation(desk, "b"), "fire", "id", FIRE)  # owed: "merged"
+    _gap_passes(desk, first.incident_id)
+    desk.update(first.id, TicketDetails(cues=("trapped",)))
+    assert _changes(desk, first.incident_id) == ["created", "merged"]
+    assert len(_notices(desk)[-1].payload["reporters"]) == 2
+    assert desk.publish_owed(now=_after_gap()) == 0  # nothing left owed
+
+
+def test_a_new_place_a_new_type_and_an_operators_word_are_published_at_once(desk: TicketDesk) -> None:
+    opened = desk.open(conversation(desk, "a"), "fire", "id", FIRE)
+    moved = desk.update(opened.id, TicketDetails(location_text="jl pemuda",
+                                                 location=place("33.74.05", "jl pemuda")))
+    assert moved.region == "33.74"  # its centre's operators see it now, not in a second
+    desk.add_type(opened.id, "medical", TicketDetails())
+    desk.operator_edit(opened.id, "operator:sari", OperatorEdit(note="pemilik rumah dihubungi"))
+    assert _changes(desk, opened.incident_id) == ["created", "updated", "updated", "updated"]
+    assert desk.publish_owed(now=_after_gap()) == 0
+
+
+def test_a_busy_incident_another_process_is_publishing_is_left_to_it(postgres_schema: str) -> None:
+    """Two worker processes: the incident one of them holds is skipped by the other, not waited for
+    and not published twice."""
+    db = Database(fresh_postgres())
+    db.create_schema()
+    desk = make_desk(db)
+    first = desk.open(conversation(desk, "a"), "fire", "id", FIRE)
+    desk.open(conversation(desk, "b"), "fire", "id", FIRE)
+    with db.engine.connect() as other:
+        other.execute(select(Incident.id).where(Incident.id == first.incident_id).with_for_update())
+        assert desk.publish_owed(now=_after_gap()) == 0
+        other.rollback()
+    assert desk.publish_owed(now=_after_gap()) == 1
+    assert _changes(desk, first.incident_id) == ["created", "merged"]
+    db.dispose()
+
+
+def test_the_worker_sends_what_a_busy_incident_owes(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'w.db'}")  # type: ignore[call-arg]
+    services = build_services(settings)
+    desk = services.desk
+    first = desk.open(conversation(desk, "a"), "fire", "id", FIRE)
+    desk.open(conversation(desk, "b"), "fire", "id", FIRE)
+
+    async def work() -> float:
+        jobs = [asyncio.create_task(job) for job in worker_jobs(services)]
+        start = time.monotonic()
+        try:
+            while _changes(desk, first.incident_id) != ["created", "merged"]:
+                assert time.monotonic() - start < 5, _changes(desk, first.incident_id)
+                await asyncio.sleep(0.05)
+            return time.monotonic() - start
+        finally:
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+
+    waited = asyncio.run(work())
+    assert waited <= PUBLISH_GAP.total_seconds() + 0.5  # the gap, and one look of the job
+    services.db.dispose()
