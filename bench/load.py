@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.stored_app import create_table  # noqa: E402
 from bot.settings import PROJECT_DIR  # noqa: E402
-from bot.storage.models import DispatchItem, Message, Ticket, aware  # noqa: E402
+from bot.storage.models import DispatchItem, Incident, Message, Ticket, aware  # noqa: E402
 from nlu.model import train  # noqa: E402
 from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM, inbound, signature  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
@@ -243,7 +243,9 @@ def end_to_end(step: Step, answered: list[dict], database: str, tag: str, step_e
                 Message.direction == "in", Message.processed_at.is_(None))) or 0
             unrelayed = session.scalar(select(func.count()).select_from(DispatchItem)
                                        .where(DispatchItem.relayed_at.is_(None))) or 0
-            if not waiting and not unrelayed or time.monotonic() > deadline:
+            owed = session.scalar(select(func.count()).select_from(Incident)
+                                  .where(Incident.publish_owed.is_not(None))) or 0
+            if not waiting and not unrelayed and not owed or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
             session.expire_all()
@@ -255,12 +257,21 @@ def end_to_end(step: Step, answered: list[dict], database: str, tag: str, step_e
             select(Message.conversation_id, func.min(Message.created_at))
             .where(Message.direction == "in", Message.provider_message_id.like(f"{tag}-%"))
             .group_by(Message.conversation_id)).all())
-        published = session.execute(
-            select(Ticket.conversation_id, func.min(DispatchItem.relayed_at))
-            .join(DispatchItem, DispatchItem.ticket_id == Ticket.id)
-            .where(Ticket.conversation_id.in_(list(firsts)))
-            .group_by(Ticket.conversation_id)).all()
-        delays = [(aware(at) - aware(firsts[c])).total_seconds() for c, at in published if at is not None]
+        # A reporter's ticket is published with the first relayed notice that lists it (an opener's
+        # incident, or the incident a later reporter joined), read from the notices' ticket lists.
+        reporters = dict(session.execute(select(Ticket.id, Ticket.conversation_id)
+                                         .where(Ticket.conversation_id.in_(list(firsts)))).all())
+        seen: dict[int, datetime] = {}
+        notices = session.execute(
+            select(DispatchItem.relayed_at, DispatchItem.payload["tickets"])
+            .where(DispatchItem.relayed_at.is_not(None))
+            .where(DispatchItem.created_at >= min(firsts.values(), default=datetime.now(UTC))))
+        for at, numbers in notices:
+            for number in numbers or []:
+                ident = int(str(number).removeprefix("112-"))
+                if ident in reporters and (ident not in seen or aware(at) < seen[ident]):
+                    seen[ident] = aware(at)
+        delays = [(at - aware(firsts[reporters[ident]])).total_seconds() for ident, at in seen.items()]
     engine.dispose()
     step.ticket_p50_s, step.ticket_p99_s = _percentile(delays, 0.5), _percentile(delays, 0.99)
 

@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     ready = commands.add_parser("ready", help="exit 0 when the database (and Redis, when set) answer")
     ready.set_defaults(handler=_ready)
 
-    worker = commands.add_parser("worker", help="run the deadline clock, owed notices and the Redis relay apart from serve")
+    worker = commands.add_parser(
+        "worker", help="run the deadline clock, owed notices and the Redis relay apart from serve")
     worker.set_defaults(handler=_worker)
 
     shell = commands.add_parser("shell", help="chat with the bot in the terminal")
