@@ -2,6 +2,7 @@
 bare ceiling of the same server stack measured in the same run.
 
     .venv/bin/python bench/load.py [--rates 50,100,150,200,250] [--seconds 20] [--workers 2]
+                                   [--scenario reports|quake]
 
 Runs `sigap serve --workers N` against PostgreSQL and Redis on this machine (a schema and a Redis
 database of its own, emptied first), with Twilio's API answered by a local stand-in in its own
@@ -72,6 +73,15 @@ OPENINGS = ["tolong ada kebakaran rumah di {place}", "kecelakaan motor di {place
 FOLLOW_UPS = [["tidak ada yang luka", "sudah di depan rumah", "terima kasih"],
               ["ada 2 orang luka", "cepat ya", "makasih"],
               ["ya", "masih di sini", "terima kasih banyak"]]
+# --quake: an earthquake, every reporter writing of one of two collapses (two incidents, each with
+# hundreds of reporters adding details: what a notice per update cannot carry).
+QUAKE_PLACES = ["pasar weleri", "desa cepiring"]
+QUAKE_OPENINGS = ["gempa, rumah roboh di {place}", "tolong gempa gedung runtuh di {place}",
+                  "rumah saya roboh kena gempa di {place}"]
+QUAKE_FOLLOW_UPS = [["ada 2 orang tertimbun", "masih ada gempa susulan", "terima kasih"],
+                    ["tidak ada yang luka", "kami di luar rumah", "makasih"]]
+SCENARIOS = {"reports": (OPENINGS, PLACES, FOLLOW_UPS),
+             "quake": (QUAKE_OPENINGS, QUAKE_PLACES, QUAKE_FOLLOW_UPS)}
 GAP_S = 2.0
 # Twilio's API answered in a process of its own (the generator and the server keep their cores).
 FAKE_TWILIO = """import sys, time
@@ -114,9 +124,10 @@ def _raw(path: str, body: bytes, content_type: str, extra: dict[str, str] | None
     return head + body.decode("latin-1")
 
 
-def schedule(rate: float, seconds: float, tag: str, seed: int) -> list[dict]:
+def schedule(rate: float, seconds: float, tag: str, seed: int, scenario: str = "reports") -> list[dict]:
     """Messages at exactly `rate` a second: each goes to a reporter whose previous message is at
     least GAP_S old, or starts a new reporter; each reporter writes an opening and follow-ups."""
+    openings, places, follow_ups = SCENARIOS[scenario]
     rng = random.Random(seed)
     reporters: list[dict] = []
     items = []
@@ -125,8 +136,8 @@ def schedule(rate: float, seconds: float, tag: str, seed: int) -> list[dict]:
         ready = next((r for r in reporters if r["next"] <= at and r["turn"] < 4), None)
         if ready is None:
             ready = {"n": len(reporters), "turn": 0, "rest": rng.random() < 0.5,
-                     "opening": rng.choice(OPENINGS).format(place=rng.choice(PLACES)),
-                     "follow": rng.choice(FOLLOW_UPS), "next": 0.0}
+                     "opening": rng.choice(openings).format(place=rng.choice(places)),
+                     "follow": rng.choice(follow_ups), "next": 0.0}
             reporters.append(ready)
         text_ = ready["opening"] if ready["turn"] == 0 else ready["follow"][ready["turn"] - 1]
         message_id = f"{tag}-{ready['n']}-{ready['turn']}"
@@ -206,9 +217,9 @@ def _generate(items: list[dict], port: int, tmp: Path) -> list[dict]:
 
 
 def run_step(server: str, rate: float, seconds: float, port: int, tmp: Path,
-             tag: str) -> tuple[Step, list[dict]]:
+             tag: str, scenario: str = "reports") -> tuple[Step, list[dict]]:
     """Offer `rate` for `seconds`; the webhook side of the figures."""
-    items = schedule(rate, seconds, tag, seed=int(rate))
+    items = schedule(rate, seconds, tag, seed=int(rate), scenario=scenario)
     kinds = {i["id"]: i["kind"] for i in items}
     before = cpu_seconds()
     results = _generate(items, port, tmp)
@@ -378,6 +389,8 @@ def main() -> None:
     parser.add_argument("--sigap-only", action="store_true", help="skip the bare ceiling")
     parser.add_argument("--stored-floor", action="store_true",
                         help="also the bare routes storing each message in PostgreSQL (bench/stored_app.py)")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="reports",
+                        help="quake: every reporter writes of one of two collapses (incidents of hundreds)")
     parser.add_argument("--server-log", type=Path, default=None, help="keep Sigap's log in this file")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
@@ -408,7 +421,7 @@ def main() -> None:
                     profile(sigap.pid, args.profile, args.seconds, port, tmp)
                 for rate in rates:
                     tag = f"r{int(rate)}"
-                    step, answered = run_step("sigap", rate, args.seconds, port, tmp, tag)
+                    step, answered = run_step("sigap", rate, args.seconds, port, tmp, tag, args.scenario)
                     end_to_end(step, answered, database, tag, time.perf_counter())
                     steps.append(step)
                     _print([step])
@@ -456,6 +469,7 @@ def main() -> None:
     with FIGURES.open("a") as out:
         out.write(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
                               "workers": args.workers, "seconds": args.seconds, "sustained": best,
+                              **({"scenario": args.scenario} if args.scenario != "reports" else {}),
                               "ceiling": ceiling, "ratio": round(ratio, 3),
                               **({"stored_floor": floor} if args.stored_floor else {}),
                               "idle_cpu_ms_per_s": {k: round(v, 1) for k, v in idle.items()},

@@ -49,14 +49,14 @@ class OperatorEdit:
 
 # Each notice carries every reporter of the incident: one per reporter's update would cost each
 # update of a collapse with 200 reporters the whole incident (80 ms, 136 kB; bench/incident.py).
-# So a reporter's details (a new place excepted) and a new reporter joining, within this long of
-# the incident's last notice, are owed, not published:
-# the publisher job (`publish_owed`), or the incident's next change after the gap, sends one
-# notice with all of them. An incident's first notice and every operator's and dispatcher's
-# change go out at once.
+# So a new reporter joining and a reporter's details (a place in the incident's centre included),
+# within this long of the incident's last notice, are owed, not published: the publisher job
+# (`publish_owed`), or the incident's next change after the gap, sends one notice with all of
+# them. An incident's first notice, a new or further type, a place in another centre and every
+# operator's and dispatcher's change go out at once.
 PUBLISH_GAP = timedelta(seconds=1)
 # The change an owed notice names when several were owed, weakest first (its history lists each).
-OWED_RANK = ("updated", "merged", "type_changed")
+OWED_RANK = ("updated", "merged")
 
 # Told to every reporter of an incident when its status changes (bot/delivery/notices.py).
 StatusHook = Callable[[Session, TicketView], None]
@@ -288,8 +288,9 @@ class TicketDesk:
             memo[key] = view
 
     # -- inside ----------------------------------------------------------------------------------
-    def _route(self, ticket: Ticket) -> None:
-        """The ticket's region, agencies (its types, further types, cues) and priority."""
+    def _route(self, ticket: Ticket) -> str:
+        """The ticket's agencies (its types, further types, cues) and priority; returns the code of
+        the centre its place is in."""
         centre = self.rules.regions.centre_for(ticket.location)
         wanted = [a for kind in (ticket.emergency_type, *ticket.other_types)
                   for a in self.routing.agencies_for(kind, ticket.cues, centre.routes)]
@@ -300,26 +301,29 @@ class TicketDesk:
         ticket.priority = ticket.priority_override or self.rules.priorities.higher(
             *(self.rules.priorities.of(kind, ticket.cues) for kind in kinds))
         ticket.updated_at = utcnow()
+        return centre.code
 
     def _changed(self, session: Session, ticket: Ticket, kind: str, note: str,
                  actor: str = "bot", rematch: bool = True) -> TicketView:
-        self._route(ticket)
+        centre = self._route(ticket)
         session.add(TicketEvent(ticket_id=ticket.id, kind=kind, note=note, actor=actor[:64]))
         incident = self._incident_of(session, ticket)
         if kind == "type_changed" and len(incident.tickets) > 1:
             # Corrected to another emergency: no longer the incident the others report.
             self._detach(session, ticket, incident, actor)
-        # A reporter's details may wait for a busy incident's next notice; a new place (its
-        # region, its routing, maybe another incident), a new type and an operator's word may not.
-        joined = self._attach(session, ticket, kind, rematch, owe=actor == "bot" and not rematch)
+        # A reporter's details (a place in the incident's centre included) may wait for a busy
+        # incident's next notice; a new type, a place in another centre and an operator's word may not.
+        owe = actor == "bot" and kind == "updated"
+        joined = self._attach(session, ticket, kind, rematch, owe=owe, centre=centre)
         return TicketView.of(ticket, joined=joined)
 
     def _attach(self, session: Session, ticket: Ticket, change: str = "created",
-                rematch: bool = True, owe: bool = True) -> bool:
+                rematch: bool = True, owe: bool = True, centre: str | None = None) -> bool:
         """Join the incident another reporter opened, when this report is the same emergency
         (unless told it cannot have become one: `rematch`); else keep (or open) its own.
-        Publishes (a reporter's change to a busy incident is owed: `owe`); returns whether it
-        joined another's incident."""
+        Publishes (a reporter's change to a busy incident is owed: `owe`, unless the ticket's
+        place is in another `centre` than the incident's); returns whether it joined another's
+        incident."""
         own = ticket.incident
         match = None
         if rematch:
@@ -343,7 +347,7 @@ class TicketDesk:
             ticket.incident = own
             self._sync_and_publish(session, own, change, reread=False)  # its only ticket, in hand
             return False
-        if not (owe and self._owed(own, change)):
+        if not (owe and (centre is None or centre == own.region) and self._owed(own, change)):
             self._sync_and_publish(session, own, change)
         return False
 

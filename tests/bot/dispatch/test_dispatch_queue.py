@@ -14,8 +14,8 @@ from bot.dispatch.redis_streams import RedisDispatchQueue
 from bot.services import load_rules
 from bot.settings import Settings
 from bot.storage.database import Database
-from bot.storage.models import Conversation
-from bot.tickets.desk import TicketDesk
+from bot.storage.models import Conversation, utcnow
+from bot.tickets.desk import PUBLISH_GAP, TicketDesk
 from bot.tickets.document import schema
 from bot.tickets.views import TicketDetails
 from tests.conftest import REDIS_URL, require_server
@@ -76,6 +76,7 @@ def test_unacknowledged_notices_come_back_in_order(
     desk, queue = desk_and_queue
     ticket = desk.open(conversation(desk), "flood", "id", TicketDetails())
     desk.update(ticket.id, TicketDetails(location_text="desa b"))
+    desk.publish_owed(now=utcnow() + PUBLISH_GAP)  # a detail within a second of the first notice
     first = queue.pending("bpbd")
     assert [n.payload["change"] for n in first] == ["created", "updated"]
     again = queue.pending("bpbd")  # nothing acknowledged: the same notices again

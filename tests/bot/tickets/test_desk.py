@@ -272,6 +272,7 @@ def test_only_a_new_place_makes_an_update_look_for_another_reports_incident(desk
     assert (injured.incident_id, injured.joined, looked) == (later.incident_id, False, [])
     moved = desk.update(later.id, market)
     assert (moved.incident_id, moved.joined, len(looked)) == (first.incident_id, True, 1)
+    desk.publish_owed(now=_after_gap())  # joined within a second of its incident's notice: owed
     # The incident the later report leaves hears where it went, naming the report it held.
     [last] = [n for n in _notices(desk) if n.incident_id == later.incident_id][-1:]
     assert (last.payload["change"], last.payload["status"], last.payload["tickets"]) == (
@@ -310,6 +311,8 @@ def test_a_busy_incident_owes_its_reporters_changes_to_one_notice(desk: TicketDe
     assert second.joined and second.incident_id == first.incident_id
     injured = desk.update(first.id, TicketDetails(people_injured="2 orang luka"))
     assert injured.people_injured == "2 orang luka"  # the reporter's ticket has it at once
+    nearby = place("33.24.10", "pasar weleri blok b")  # a place in the incident's centre
+    desk.update(second.id, TicketDetails(location_text="pasar weleri blok b", location=nearby))
     assert _changes(desk, first.incident_id) == ["created"]
     assert desk.publish_owed() == 0  # the second has not passed
     assert desk.publish_owed(now=_after_gap()) == 1
@@ -317,6 +320,7 @@ def test_a_busy_incident_owes_its_reporters_changes_to_one_notice(desk: TicketDe
     notice = _notices(desk)[-1].payload
     assert [r["ticket_number"] for r in notice["reporters"]] == [first.number, second.number]
     assert notice["reporters"][0]["people_injured"] == "2 orang luka"
+    assert desk.get(second.id).location_text == "pasar weleri blok b"
     assert {"merged", "updated"} <= {h["kind"] for h in notice["history"]}
     assert {n.agency for n in _notices(desk) if n.payload["change"] == "merged"} == set(first.agencies)
     assert desk.publish_owed(now=_after_gap()) == 0  # owed once, published once
