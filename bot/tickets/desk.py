@@ -322,8 +322,8 @@ class TicketDesk:
         """Join the incident another reporter opened, when this report is the same emergency
         (unless told it cannot have become one: `rematch`); else keep (or open) its own.
         Publishes (a reporter's change to a busy incident is owed: `owe`, unless the ticket's
-        place is in another `centre` than the incident's); returns whether it joined another's
-        incident."""
+        place is in another `centre` than the incident's, see `_owed`); returns whether it joined
+        another's incident."""
         own = ticket.incident
         match = None
         if rematch:
@@ -347,7 +347,7 @@ class TicketDesk:
             ticket.incident = own
             self._sync_and_publish(session, own, change, reread=False)  # its only ticket, in hand
             return False
-        if not (owe and (centre is None or centre == own.region) and self._owed(own, change)):
+        if not (owe and self._owed(own, change, centre=centre)):
             self._sync_and_publish(session, own, change)
         return False
 
@@ -396,15 +396,20 @@ class TicketDesk:
                                       .order_by(Ticket.id)).all()
             set_committed_value(incident, "tickets", list(tickets))
         withdrawn = incidents.sync(incident, self.rules.priorities, self.rules.regions)
-        change, incident.publish_owed = _stronger(incident.publish_owed, change), None
+        change = _stronger(incident.publish_owed, change)
+        incident.publish_owed = None  # this notice carries what was owed
         self._publish(session, incident, change, withdrawn)
 
-    def _owed(self, incident: Incident, change: str, joining: Ticket | None = None) -> bool:
-        """When the incident was published within the gap: `change` owed to its next notice (and
-        True); the reporter `joining` it is in the incident's region meanwhile."""
+    def _owed(self, incident: Incident, change: str, joining: Ticket | None = None,
+              centre: str | None = None) -> bool:
+        """When the incident was published within the gap (and a ticket's place in `centre` is in
+        the incident's): `change` owed to its next notice, and True; the reporter `joining` it is
+        in the incident's region meanwhile."""
         now = utcnow()
         if change not in OWED_RANK or incident.published_at is None \
                 or aware(incident.published_at) <= now - PUBLISH_GAP:
+            return False
+        if centre is not None and centre != incident.region:  # its region may change: at once
             return False
         incident.publish_owed = _stronger(incident.publish_owed, change)
         incident.updated_at = now  # a report of it just came (what matching looks back to)
