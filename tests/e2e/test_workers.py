@@ -98,3 +98,47 @@ def test_two_web_processes_keep_every_conversation_in_order_and_every_ticket_onc
                                    .where(Incident.merged_into_id.is_(None)))
         assert incidents and len({i for i, _a in firsts}) == incidents
     engine.dispose()
+
+
+COLLAPSE = ["gempa, rumah roboh di pasar weleri", "tolong gempa gedung runtuh di pasar weleri",
+            "rumah saya roboh kena gempa di pasar weleri"]
+
+
+def test_reporters_of_one_collapse_at_once_reach_every_agency_in_the_incidents_notices(
+    served: tuple[str, str],
+) -> None:
+    """Reporters of one collapse write at once to either process, just after its first report:
+    whatever each process owed the busy incident is published (by one of them) within a few
+    seconds, every reporter listed, and relayed."""
+    url, database = served
+    reporters = 6
+
+    def report(number: int) -> None:
+        body = {"sender": f"gempa-{number}", "message": COLLAPSE[number % len(COLLAPSE)],
+                "metadata": {"message_id": f"g-{number}"}}
+        assert httpx.post(f"{url}/webhooks/rest/webhook", json=body, timeout=60).status_code == 200
+
+    report(0)  # the first report opens the incident (two first reports at once open two)
+    with ThreadPoolExecutor(reporters) as pool:
+        list(pool.map(report, range(1, reporters)))
+    engine = create_engine(database)
+    with Session(engine) as session:
+        numbers = sorted(f"112-{t.id:06d}" for t in session.scalars(select(Ticket)))
+        assert len(numbers) == reporters
+        [incident] = session.scalars(select(Incident).where(Incident.merged_into_id.is_(None))).all()
+        deadline = time.monotonic() + 10
+        while True:
+            session.expire_all()
+            notices = session.execute(
+                select(DispatchItem.agency, DispatchItem.payload, DispatchItem.relayed_at)
+                .where(DispatchItem.incident_id == incident.id).order_by(DispatchItem.id)).all()
+            last = {agency: payload for agency, payload, _at in notices}
+            relayed = all(at is not None for _agency, _payload, at in notices)
+            if last and relayed and all(sorted(p["tickets"]) == numbers for p in last.values()):
+                break
+            assert time.monotonic() < deadline, [p["tickets"] for p in last.values()]
+            time.sleep(0.2)
+        assert set(last) == set(incident.agencies) and incident.publish_owed is None
+        per_agency = {agency: sum(1 for a, _p, _at in notices if a == agency) for agency in last}
+        assert all(count <= reporters for count in per_agency.values()), per_agency  # never twice a change
+    engine.dispose()
