@@ -406,8 +406,7 @@ class TicketDesk:
         the incident's): `change` owed to its next notice, and True; the reporter `joining` it is
         in the incident's region meanwhile."""
         now = utcnow()
-        if change not in OWED_RANK or incident.published_at is None \
-                or aware(incident.published_at) <= now - PUBLISH_GAP:
+        if change not in OWED_RANK or not _within_gap(incident, now):
             return False
         if centre is not None and centre != incident.region:  # its region may change: at once
             return False
@@ -422,7 +421,9 @@ class TicketDesk:
         since its last; how many were published. An incident is locked as it is taken (another
         process skips it), in a transaction of its own."""
         moment = now or utcnow()
-        due = (select(Incident.id).where(Incident.publish_owed.is_not(None))
+        # A merged incident owes nothing: its last notice said where it went (`_retire`).
+        due = (select(Incident.id)
+               .where(Incident.publish_owed.is_not(None), Incident.merged_into_id.is_(None))
                .where(or_(Incident.published_at.is_(None), Incident.published_at <= moment - PUBLISH_GAP))
                .order_by(Incident.updated_at).limit(100))
         with self.db.own_session() as session:
@@ -431,11 +432,8 @@ class TicketDesk:
         for ident in ids:
             with self.db.own_session() as session:
                 incident = session.get(Incident, ident, with_for_update={"skip_locked": True})
-                if incident is None or incident.publish_owed is None:
-                    continue  # another process has it, or has just published it
-                if incident.merged_into_id is not None:  # its last notice said where it went
-                    incident.publish_owed = None
-                    continue
+                if incident is None or incident.publish_owed is None or _within_gap(incident, moment):
+                    continue  # another process has it, or has published it since it was listed
                 self._sync_and_publish(session, incident, incident.publish_owed)
                 published += 1
         return published
@@ -453,6 +451,12 @@ class TicketDesk:
             gone = document(session, incident, "withdrawn", self.rules.priorities, self.rules.regions)
             publish(session, gone, withdrawn, ticket_id=primary, incident_id=incident.id,
                     region=incident.region)
+
+
+def _within_gap(incident: Incident, now: datetime) -> bool:
+    """The incident's last notice is less than PUBLISH_GAP old."""
+    last = incident.published_at
+    return last is not None and aware(last) > now - PUBLISH_GAP
 
 
 def _stronger(owed: str | None, change: str) -> str:
