@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -33,6 +35,7 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._named: dict[str, threading.Lock] = {}
 
     def create_schema(self) -> None:
         """Bring the schema to the newest migration (Alembic; see bot/storage/migrate.py)."""
@@ -108,6 +111,27 @@ class Database:
             return None
         memo: dict[Any, Any] = joined[1].info.setdefault("memo", {})
         return memo
+
+    def hold(self, session: Session, name: str) -> None:
+        """Hold the lock `name` until the session's transaction ends: one holder at a time in every
+        process (PostgreSQL's advisory lock), or in this one (SQLite, which serves one process).
+        Take it before the transaction writes: a writer that waits for it must hold nothing that its
+        holder may need."""
+        if self.engine.dialect.name == "postgresql":
+            key = zlib.crc32(f"sigap:{name}".encode())
+            with session.no_autoflush:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            return
+        lock = self._named.setdefault(name, threading.Lock())
+        lock.acquire()
+        held = [True]
+
+        def release(_session: Session, transaction: Any) -> None:
+            if transaction.parent is None and held:  # the transaction's end, not a savepoint's
+                held.clear()
+                lock.release()
+
+        event.listen(session, "after_transaction_end", release)
 
     def dispose(self) -> None:
         """Close every pooled connection."""

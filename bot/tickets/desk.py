@@ -116,6 +116,7 @@ class TicketDesk:
             self._route(ticket)
             session.add(ticket)
             session.add(TicketEvent(ticket=ticket, kind="created", note=emergency_type))
+            self._hold_matching(session, ticket)
             joined = self._attach(session, ticket)
             TICKETS_OPENED.labels(ticket.emergency_type, ticket.priority).inc()
             return TicketView.of(ticket, joined=joined)
@@ -305,6 +306,8 @@ class TicketDesk:
 
     def _changed(self, session: Session, ticket: Ticket, kind: str, note: str,
                  actor: str = "bot", rematch: bool = True) -> TicketView:
+        if rematch:
+            self._hold_matching(session, ticket)
         centre = self._route(ticket)
         session.add(TicketEvent(ticket_id=ticket.id, kind=kind, note=note, actor=actor[:64]))
         incident = self._incident_of(session, ticket)
@@ -316,6 +319,13 @@ class TicketDesk:
         owe = actor == "bot" and kind == "updated"
         joined = self._attach(session, ticket, kind, rematch, owe=owe, centre=centre)
         return TicketView.of(ticket, joined=joined)
+
+    def _hold_matching(self, session: Session, ticket: Ticket) -> None:
+        """One report of a type at a time looks for its incident, until its transaction commits:
+        two first reports of one emergency in two turns (two processes) would each find no incident
+        and open one each. The second now waits, then finds the first's."""
+        if incidents.can_match(ticket):
+            self.db.hold(session, f"match:{ticket.emergency_type}")
 
     def _attach(self, session: Session, ticket: Ticket, change: str = "created",
                 rematch: bool = True, owe: bool = True, centre: str | None = None) -> bool:

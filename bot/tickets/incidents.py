@@ -70,15 +70,19 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
 
 
+def can_match(ticket: Ticket) -> bool:
+    """Whether the ticket can be another report's emergency: its type is known, and its place."""
+    return ticket.emergency_type != UNKNOWN_TYPE and (
+        point(ticket.location) is not None or place_key(ticket.location, ticket.location_text) is not None)
+
+
 def find_match(session: Session, ticket: Ticket, rules: Matching,
                now: datetime | None = None) -> Incident | None:
     """The open incident this ticket reports too, if any (its own incident, and those an operator
     split it out of, excluded)."""
-    if ticket.emergency_type == UNKNOWN_TYPE:
+    if not can_match(ticket):
         return None
     mine, key = point(ticket.location), place_key(ticket.location, ticket.location_text)
-    if mine is None and key is None:
-        return None
     since = (now or utcnow()) - rules.window
     # What matching needs of each candidate, not whole rows: in a disaster there are many.
     candidates = session.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from bot.storage.models import Conversation, DispatchItem, Incident, Message, ut
 from bot.tickets.clock import escalate_due
 from bot.tickets.desk import PUBLISH_GAP, OperatorEdit, TicketDesk
 from bot.tickets.document import iso, schema
-from bot.tickets.views import TicketDetails
+from bot.tickets.views import TicketDetails, TicketView
 from tests.bot.dispatch.test_dispatch_queue import conversation, make_desk
 from tests.conftest import fresh_postgres
 
@@ -280,6 +281,29 @@ def test_only_a_new_place_makes_an_update_look_for_another_reports_incident(desk
     [joined] = [n for n in _notices(desk) if n.incident_id == first.incident_id][-1:]
     assert last.payload["history"][-1]["note"] == f"merged into {joined.payload['incident_id']}"
     assert joined.payload["tickets"] == [first.number, later.number]
+
+
+def test_two_first_reports_of_one_emergency_at_the_same_moment_are_one_incident(desk: TicketDesk) -> None:
+    """Two turns (two processes in production) open tickets of one fire at once: the second looks
+    for the fire's incident while the first is still writing it, and must wait for it, not open
+    a second incident the agencies would take for another fire."""
+    first_conversation, second_conversation = conversation(desk, "a"), conversation(desk, "b")
+    second: list[TicketView] = []
+    racer = threading.Thread(target=lambda: second.append(desk.open(second_conversation, "fire", "id", FIRE)))
+    opener = threading.get_ident()
+
+    def midway(_connection: object, _cursor: object, sql: str, *_rest: object) -> None:
+        if "ORDER BY incident.updated_at DESC" in sql and threading.get_ident() == opener and not racer.ident:
+            racer.start()
+            time.sleep(0.5)  # the second report looks while the first's incident is not yet written
+
+    event.listen(desk.db.engine, "before_cursor_execute", midway)
+    first = desk.open(first_conversation, "fire", "id", FIRE)
+    racer.join(15)
+    assert racer.ident and not racer.is_alive() and second, "the second report never finished"
+    assert (second[0].incident_id, second[0].joined) == (first.incident_id, True)
+    with desk.db.session() as session:
+        assert len(session.scalars(select(Incident.id)).all()) == 1
 
 
 # -- a busy incident: one notice a second -------------------------------------------------------
