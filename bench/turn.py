@@ -219,6 +219,20 @@ def _inline_threads(conversations: Any, counts: Counts) -> None:
 
     asyncio.to_thread = inline  # type: ignore[assignment]
     conversations._ingest = _Inline()
+    conversations.turn_threads = _OnTheLoop()
+
+
+class _OnTheLoop:
+    """In place of the turn threads (bot/coordination/threads.py): each turn on the loop itself."""
+
+    async def run(self, work: Any) -> Any:
+        return await work()
+
+    async def on_loop(self, work: Any) -> Any:
+        return await work
+
+    def close(self) -> None:
+        pass
 
 
 def _by_package(profiler: cProfile.Profile) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from bot.coordination.locks import ConversationLocks, MemoryLocks
 from bot.coordination.pubsub import PubSub, build_pubsub
 from bot.coordination.ratelimit import RateLimiter, build_limiter
+from bot.coordination.threads import TurnThreads
 from bot.dialogue.engine import Engine, Turn
 from bot.dialogue.responses import render
 from bot.dialogue.tracker import DialogueState
@@ -119,6 +120,8 @@ class Conversations:
         self._ingest = ThreadPoolExecutor(INGEST_THREADS, thread_name_prefix="ingest")
         self._turns = asyncio.Semaphore(TURNS_AT_ONCE)
         self._connections = asyncio.Semaphore(TURN_CONNECTIONS)
+        # Each turn runs whole in one of these (one hand-over a turn, not one a step).
+        self.turn_threads = TurnThreads(TURN_CONNECTIONS)
         self.on_replies: list[Callable[[], None]] = []
         # Told of every change of a conversation (the console's live updates). A sender writing
         # faster than SENDER_MESSAGES_PER_MINUTE is throttled; a throttled sender gets at most one
@@ -199,15 +202,17 @@ class Conversations:
         for callback in self.on_replies:
             callback()
 
-    def take_notifications(self, conversation_id: int) -> list[OutboundMessage]:
-        """Pending outbox messages of a conversation, marked as delivered (pull channels)."""
-        return self.inbox.take_notifications(conversation_id)
+    async def take_notifications(self, conversation_id: int) -> list[OutboundMessage]:
+        """Pending outbox messages of a conversation, marked as delivered (pull channels); in a
+        thread, as all database work: the loop answers every webhook."""
+        return await asyncio.to_thread(self.inbox.take_notifications, conversation_id)
 
     async def close(self) -> None:
         """Release the live-update and rate-limit connections."""
         await self.events.close()
         await self.sender_rate.close()
         await self.throttled_replies.close()
+        await asyncio.to_thread(self.turn_threads.close)
 
     async def drain(self) -> None:
         """Wait for background processing to finish (shutdown, tests)."""
@@ -237,7 +242,7 @@ class Conversations:
     async def _throttled(self, conversation: Conversation) -> bool:
         """Marked abusive, a prank record over the limit, or writing too fast (a limiter that
         cannot answer throttles nobody)."""
-        fast = not await _allowed(self.sender_rate, str(conversation.id))
+        fast = not await self.turn_threads.on_loop(_allowed(self.sender_rate, str(conversation.id)))
         record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
         return fast or record or conversation.abusive_since is not None
 
@@ -250,11 +255,7 @@ class Conversations:
         A turn that fails is rolled back (the tickets it opened stay) and the message answered with
         an apology and flagged for an operator; a report in it gets its ticket. Returns its id and
         replies; None when no message up to `accepted` waits."""
-        try:
-            async with self.db.transaction():
-                done = await self._understand(accepted)
-        except _TurnFailed as failed:
-            done = await self._after_failure(failed)
+        done = await self.turn_threads.run(lambda: self._understood(accepted))
         if done is None:
             return None
         conversation = done.conversation
@@ -266,6 +267,14 @@ class Conversations:
         log.info("conversation %s (%s %s): intent %s, %s", conversation.id, conversation.channel,
                  mask(conversation.sender_id), done.intent, done.kind)
         return done.message_id, done.saved.replies
+
+    async def _understood(self, accepted: Accepted) -> _Done | None:
+        """The turn, in a turn thread (bot/coordination/threads.py): its hand-overs run in place."""
+        try:
+            async with self.db.transaction():
+                return await self._understand(accepted)
+        except _TurnFailed as failed:
+            return await self._after_failure(failed)
 
     async def _understand(self, accepted: Accepted) -> _Done | None:
         loaded = await asyncio.to_thread(self._load_and_parse, accepted)
@@ -396,7 +405,8 @@ class Conversations:
             raise _TurnFailed.logged(ident, message_id, language, turn.text, parse, signal) from error
         if throttled and not signal and outcome.replies:
             reporting = await asyncio.to_thread(self.services.desk.open_for_conversation, conversation.id)
-            if reporting is None and not await _allowed(self.throttled_replies, str(conversation.id)):
+            if reporting is None and not await self.turn_threads.on_loop(
+                    _allowed(self.throttled_replies, str(conversation.id))):
                 THROTTLED.labels(self.services.regions.code(conversation.region)).inc()
                 outcome.replies = []  # stored and understood; the answer waits for the window
         # What the action that answered made of it (actions/prank.py, actions/redirect.py).
@@ -415,8 +425,7 @@ class Conversations:
 
     def _load_and_parse(self, accepted: Accepted) -> tuple[Conversation, Message, int, Any] | None:
         """The conversation's oldest message not processed, up to `accepted`, loaded (`_load`) and
-        understood unless an operator holds the conversation; None when there is none. One
-        hand-over to a thread and one query: each hand-over waits for the interpreter lock under load."""
+        understood unless an operator holds the conversation; None when there is none. One query."""
         loaded = self._load(_NEXT_MESSAGE, {"conversation": accepted.conversation_id,
                                             "up_to": accepted.message_id})
         if loaded is None:

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 # How long shutdown waits for the outbox to finish the sends under way.
 SHUTDOWN_SECONDS = 10.0
-# Threads for the database work of turns, actions and the inbox (asyncio's default executor).
+# Threads for the database work done outside turns (asyncio's default executor: the console, the
+# outbox, the jobs); a turn runs whole in a turn thread (bot/coordination/threads.py).
 THREADS = 16
 # How often the notices busy incidents owe are looked for (each waits at most this past its gap).
 OWED_SECONDS = 0.25
@@ -81,9 +82,8 @@ async def running_core(
     gc.collect()
     gc.freeze()
     set_current(services)
-    # Turns, their actions and the inbox run their database work in threads: more threads than
-    # turns at once (bot/conversations.py), so a turn waiting on a row lock never starves the
-    # turn that holds it.
+    # Each turn runs in a turn thread of its own (bot/conversations.py), so a turn waiting on a row
+    # lock never starves the turn that holds it; the rest hands its database work to these.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(THREADS, thread_name_prefix="work"))
     outbox = Outbox(services.db, {s.channel: s for s in senders}, settings.outbox_first_retry_seconds)
     locks = build_locks(settings)

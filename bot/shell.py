@@ -38,5 +38,6 @@ async def _talk(conversations: Conversations, sender: str) -> int:
             continue
         accepted = await conversations.receive(InboundMessage(CHANNEL, sender, line.strip()))
         replies = await conversations.process(accepted)
-        for message in [*conversations.take_notifications(accepted.conversation_id), *replies]:
+        waiting = await conversations.take_notifications(accepted.conversation_id)
+        for message in [*waiting, *replies]:
             print(f"112: {message.text}")

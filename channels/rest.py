@@ -116,5 +116,5 @@ async def webhook(request: Request) -> list[dict[str, Any]]:
     inbound = to_inbound(body)
     accepted = await conversations.receive(inbound)
     replies = await conversations.process(accepted)
-    waiting = conversations.take_notifications(accepted.conversation_id)
+    waiting = await conversations.take_notifications(accepted.conversation_id)
     return [{"recipient_id": body.sender, **m.to_dict()} for m in [*waiting, *replies]]
