@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar, TypeVarTuple
 
@@ -59,12 +59,12 @@ class TurnThreads:
         context = contextvars.copy_context()
         return await home.run_in_executor(self._pool, context.run, self._run, work)
 
-    async def on_loop(self, work: Awaitable[T]) -> T:
+    async def on_loop(self, work: Coroutine[Any, Any, T]) -> T:
         """`work` awaited on the loop that runs the turns (`run`'s caller), from wherever it is."""
         home = self._home
         if home is None or asyncio.get_running_loop() is home:
             return await work
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_awaited(work), home))
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, home))
 
     def close(self) -> None:
         """Wait for the turns under way, then stop the threads and close their loops."""
@@ -72,7 +72,3 @@ class TurnThreads:
         for loop in self._loops:
             loop.close()
         self._loops.clear()
-
-
-async def _awaited(work: Awaitable[T]) -> T:
-    return await work
