@@ -22,8 +22,8 @@ Ts = TypeVarTuple("Ts")
 
 
 class _TurnLoop(asyncio.SelectorEventLoop):
-    """A turn thread's loop: what a turn hands to a thread (`asyncio.to_thread`) runs at once, in
-    place, and is awaited as a finished future (no thread, no wake-up of the loop)."""
+    """A turn thread's loop: what a turn hands to a thread (`asyncio.to_thread`, or any executor
+    named) runs at once, in place, and is awaited as a finished future (no thread, no wake-up)."""
 
     def run_in_executor(self, executor: Executor | None, func: Callable[[*Ts], T],
                         *args: *Ts) -> asyncio.Future[T]:
