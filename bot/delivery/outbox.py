@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.messages import OutboundMessage
 from bot.metrics import OUTBOX_FAILED, OUTBOX_SENT, SEND_ERRORS
@@ -39,6 +39,20 @@ DELIVERY_PROGRESS = {
     "delivered": 3, "undelivered": 3, "failed": 3, "expired": 3, "deleted": 3, "rejected": 3,
     "read": 4,
 }
+
+
+# The pending messages of the channels served here, oldest first, each locked as it is read; and
+# the claim of those due (built once: every pass runs them).
+_PENDING = (select(OutboxMessage.id, OutboxMessage.conversation_id, OutboxMessage.channel, OutboxMessage.text,
+                   OutboxMessage.payload, OutboxMessage.attempts, OutboxMessage.claimed_until,
+                   OutboxMessage.next_attempt_at, Conversation.sender_id)
+            .join(Conversation, Conversation.id == OutboxMessage.conversation_id)
+            .where(OutboxMessage.status == "pending")
+            .where(OutboxMessage.channel.in_(bindparam("channels", expanding=True)))
+            .order_by(OutboxMessage.id).limit(500)
+            .with_for_update(of=OutboxMessage, skip_locked=True))
+_CLAIM = (update(OutboxMessage).where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
+          .values(claimed_until=bindparam("until")))
 
 
 class DeliveryError(Exception):
@@ -163,20 +177,14 @@ class Outbox:
             return True
 
     def _due(self) -> list[_Due]:
-        """Claim the due messages of this pass (several processes may share the outbox)."""
+        """Claim the due messages of this pass (several processes may share the outbox): the
+        pending rows locked as they are read (another process skips them), those due marked
+        claimed in one statement."""
         now = utcnow()
         with self.db.session() as session:
-            rows = session.execute(
-                select(OutboxMessage, Conversation.sender_id)
-                .join(Conversation, Conversation.id == OutboxMessage.conversation_id)
-                .where(OutboxMessage.status == "pending")
-                .where(OutboxMessage.channel.in_(list(self.senders)))
-                .order_by(OutboxMessage.id)
-                .limit(500)
-                .with_for_update(of=OutboxMessage, skip_locked=True)
-            ).all()
+            rows = session.execute(_PENDING, {"channels": list(self.senders)}).all()
             due, blocked = [], set()
-            for row, recipient in rows:
+            for row in rows:
                 if row.conversation_id in blocked:
                     continue
                 if row.claimed_until and aware(row.claimed_until) > now:
@@ -188,9 +196,12 @@ class Outbox:
                     if row.attempts:
                         blocked.add(row.conversation_id)
                     continue
-                row.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
                 message = OutboundMessage.of({"text": row.text, **row.payload})
-                due.append(_Due(row.id, row.conversation_id, row.channel, recipient, message, row.attempts))
+                due.append(_Due(row.id, row.conversation_id, row.channel, row.sender_id, message,
+                                row.attempts))
+            if due:
+                session.execute(_CLAIM, {"ids": [d.id for d in due],
+                                         "until": now + timedelta(seconds=CLAIM_SECONDS)})
             return due
 
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:

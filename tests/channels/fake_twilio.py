@@ -100,6 +100,10 @@ def _message(sid: str, form: dict[str, str]) -> dict[str, Any]:
 
 def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # Twilio's API keeps a client's connection open between calls, as this does (every
+        # answer has its length): a send does not pay for a new connection.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             if self.path != MESSAGES_PATH:
                 self._reply(404, _error(20404, "The requested resource was not found", 404))
