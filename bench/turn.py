@@ -5,9 +5,10 @@
 Runs the same core `sigap serve` runs (bot/runtime.py) against PostgreSQL and Redis on this
 machine (a schema and a Redis database of its own, emptied first), with no HTTP in front: each
 reporter writes the four turns of bench/load.py, one message after the other, half through the
-REST path (the turn inside the call) and half through a push channel (stored, then processed in
-the background, the replies in the outbox). Prints the process CPU per message, the wall time,
-the SQL statements and Redis commands per message, and with --profile cProfile's top entries.
+REST path (the turn inside the call) and half through SMS (stored, then processed in the
+background, the replies sent from the outbox by Twilio's client to a stand-in in its own
+process). Prints the process CPU per message, the wall time, the SQL statements and Redis
+commands per message, and with --profile cProfile's top entries.
 The load benchmark (bench/load.py) measures the same code with HTTP, several processes and
 queueing; this one shows what a change to the turn itself is worth, in seconds.
 """
@@ -22,6 +23,7 @@ import io
 import os
 import pstats
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,11 +39,14 @@ from redis.connection import Connection  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from bench.load import FOLLOW_UPS, OPENINGS, PLACES, fresh_schema  # noqa: E402
+from bench.load import FAKE_TWILIO, FOLLOW_UPS, OPENINGS, PLACES, fresh_schema  # noqa: E402
 from bot.messages import InboundMessage  # noqa: E402
 from bot.runtime import running_core  # noqa: E402
 from bot.settings import PROJECT_DIR, Settings  # noqa: E402
+from channels.twilio_common import TwilioAccount  # noqa: E402
+from channels.twilio_sms import SmsSender  # noqa: E402
 from nlu.model import train  # noqa: E402
+from tests.channels.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, SMS_FROM  # noqa: E402
 
 SCHEMA = "sigap_bench_turn"
 REDIS = "redis://127.0.0.1:6379/13"
@@ -100,7 +105,7 @@ def messages(reporters: int, seed: int = 7) -> list[InboundMessage]:
     rng = random.Random(seed)
     scripts = []
     for n in range(reporters):
-        channel = "rest" if n % 2 == 0 else "push"
+        channel = "rest" if n % 2 == 0 else "sms"
         opening = rng.choice(OPENINGS).format(place=rng.choice(PLACES))
         turns = [opening, *rng.choice(FOLLOW_UPS)]
         scripts.append([InboundMessage(channel=channel, sender_id=f"+62812{n:07d}", text=t,
@@ -124,11 +129,72 @@ async def _echo(conversations: Any, counts: Counts) -> None:
     counts.echo = None
 
 
+async def _send(conversations: Any, message: InboundMessage) -> None:
+    if message.channel == "rest":
+        await conversations.handle(message)
+    else:
+        await conversations.accept(message)
+        await conversations.drain()
+
+
+async def _at_once(conversations: Any, outbox: Any, batch: list[InboundMessage], reporters: int) -> None:
+    """`reporters` reporters writing at once, each its four turns one after the other: the CPU
+    a message costs, and how long each waits for its answer (the threads share one interpreter)."""
+    scripts: dict[str, list[InboundMessage]] = {}
+    for message in batch:
+        scripts.setdefault(message.sender_id, []).append(message)
+    waiting = list(scripts.values())
+    walls: list[float] = []
+
+    async def reporter() -> None:
+        while waiting:
+            for message in waiting.pop():
+                began = time.perf_counter()
+                if message.channel == "rest":
+                    await conversations.handle(message)
+                else:  # as `accept` does, awaited: stored, then the turn in its turn slot
+                    await conversations._process_quietly(await conversations.receive(message))
+                walls.append(time.perf_counter() - began)
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*[reporter() for _ in range(reporters)])
+    await _sent(outbox)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    walls.sort()
+    n = len(batch)
+    print(f"{n} messages, {reporters} reporters at once: CPU {1000 * cpu / n:.2f} ms/message, "
+          f"{n / wall:.0f} messages/s, answer p50 {1000 * walls[n // 2]:.1f} ms, "
+          f"p99 {1000 * walls[int(n * 0.99)]:.1f} ms, max {1000 * walls[-1]:.1f} ms "
+          f"(switch interval {1000 * sys.getswitchinterval():.1f} ms)")
+
+
+async def _sent(outbox: Any) -> None:
+    """Until the outbox has sent everything written to it."""
+    while True:
+        await outbox.deliver_due()
+        if not await asyncio.to_thread(_pending, outbox.db):
+            return
+        await asyncio.sleep(0.005)
+
+
+def _pending(db: Any) -> int:
+    """Messages the outbox owes now."""
+    from sqlalchemy import func, select
+
+    from bot.storage.models import OutboxMessage, utcnow
+
+    with db.session() as session:  # reminders scheduled for minutes on are not due
+        return int(session.scalar(select(func.count()).where(
+            OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())) or 0)
+
+
 async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfile.Profile | None,
-              counts: Counts, echo: bool = False, only: int | None = None, inline: bool = False) -> None:
-    async with running_core(settings, []) as core:
+              counts: Counts, echo: bool = False, only: int | None = None, inline: bool = False,
+              at_once: int = 1) -> None:
+    account = TwilioAccount.of(settings)
+    assert account is not None
+    async with running_core(settings, [SmsSender(account, settings.twilio_sms_from)]) as core:
         conversations = core.conversations
-        conversations.push_channels = frozenset({"push"})
         if profiler or inline:
             _inline_threads(conversations, counts)
         warm = messages(4, seed=1)
@@ -139,6 +205,11 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         idle = time.process_time()
         await asyncio.sleep(2)
         idle = (time.process_time() - idle) / 2
+        await _sent(core.outbox)
+        if at_once > 1:
+            await _at_once(conversations, core.outbox, batch, at_once)
+            await _sent(core.outbox)
+            return
         sql, commits, commands = counts.sql, counts.commits, counts.redis
         counts.hand_overs.clear()
         cpu, wall = time.process_time(), time.perf_counter()
@@ -151,15 +222,12 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
             if profiler and only is not None and turn == f"turn {only}":
                 profiler.enable()
             began, statements = time.process_time(), counts.sql
-            if message.channel == "rest":
-                await conversations.handle(message)
-            else:
-                await conversations.accept(message)
-                await conversations.drain()
+            await _send(conversations, message)
             if profiler and only is not None:
                 profiler.disable()
             by_turn.setdefault(turn, []).append(time.process_time() - began)
             sql_by_turn.setdefault(turn, []).append(counts.sql - statements)
+        await _sent(core.outbox)
         if profiler:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -267,21 +335,34 @@ def main() -> None:
     parser.add_argument("--packages", action="store_true", help="with --profile: own CPU time by package")
     parser.add_argument("--inline", action="store_true",
                         help="what the core hands to threads run in the loop's thread (the hand-overs' cost)")
+    parser.add_argument("--at-once", type=int, default=1,
+                        help="reporters writing at once (each message's wait for its answer)")
+    parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval, ms")
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval / 1000)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         train(PROJECT_DIR, tmp / "models")
         database = _fresh(tmp / "turn.db" if args.sqlite else None)
         os.environ.pop("SIGAP_API_TOKENS", None)
+        twilio = subprocess.Popen([sys.executable, "-c", FAKE_TWILIO % str(ROOT)], stdout=subprocess.PIPE,
+                                  text=True)
         settings = Settings(database_url=database, redis_url=REDIS, models_dir=tmp / "models",
-                            sender_messages_per_minute=1000, run_workers_in_serve=False)
+                            sender_messages_per_minute=1000, run_workers_in_serve=False,
+                            twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+                            twilio_sms_from=SMS_FROM, public_url="https://sigap.example",
+                            twilio_api_url=(twilio.stdout.readline() if twilio.stdout else "").strip())
         import logging
 
         logging.basicConfig(level=logging.WARNING)
         counts = Counts()
         profiler = cProfile.Profile(time.process_time) if args.profile else None
-        asyncio.run(run(settings, messages(args.reporters), profiler, counts, args.echo, args.turn,
-                        args.inline))
+        try:
+            asyncio.run(run(settings, messages(args.reporters), profiler, counts, args.echo, args.turn,
+                            args.inline, args.at_once))
+        finally:
+            twilio.terminate()
         if profiler:
             calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
             print(f"Python calls per message: {calls / (4 * args.reporters):.0f} (steadier than CPU time)")
