@@ -36,13 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 from redis import Redis  # noqa: E402
 from redis.connection import Connection  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench.load import FAKE_TWILIO, FOLLOW_UPS, OPENINGS, PLACES, fresh_schema  # noqa: E402
 from bot.messages import InboundMessage  # noqa: E402
 from bot.runtime import running_core  # noqa: E402
 from bot.settings import PROJECT_DIR, Settings  # noqa: E402
+from bot.storage.models import OutboxMessage, utcnow  # noqa: E402
 from channels.twilio_common import TwilioAccount  # noqa: E402
 from channels.twilio_sms import SmsSender  # noqa: E402
 from nlu.model import train  # noqa: E402
@@ -130,11 +131,12 @@ async def _echo(conversations: Any, counts: Counts) -> None:
 
 
 async def _send(conversations: Any, message: InboundMessage) -> None:
+    """One message, awaited to its end: a REST call; or an SMS stored, then its turn in a turn slot
+    (what `accept` starts in the background)."""
     if message.channel == "rest":
         await conversations.handle(message)
     else:
-        await conversations.accept(message)
-        await conversations.drain()
+        await conversations._process_quietly(await conversations.receive(message))
 
 
 async def _at_once(conversations: Any, outbox: Any, batch: list[InboundMessage], reporters: int) -> None:
@@ -150,10 +152,7 @@ async def _at_once(conversations: Any, outbox: Any, batch: list[InboundMessage],
         while waiting:
             for message in waiting.pop():
                 began = time.perf_counter()
-                if message.channel == "rest":
-                    await conversations.handle(message)
-                else:  # as `accept` does, awaited: stored, then the turn in its turn slot
-                    await conversations._process_quietly(await conversations.receive(message))
+                await _send(conversations, message)
                 walls.append(time.perf_counter() - began)
 
     cpu, wall = time.process_time(), time.perf_counter()
@@ -179,10 +178,6 @@ async def _sent(outbox: Any) -> None:
 
 def _pending(db: Any) -> int:
     """Messages the outbox owes now."""
-    from sqlalchemy import func, select
-
-    from bot.storage.models import OutboxMessage, utcnow
-
     with db.session() as session:  # reminders scheduled for minutes on are not due
         return int(session.scalar(select(func.count()).where(
             OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())) or 0)
@@ -208,7 +203,6 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         await _sent(core.outbox)
         if at_once > 1:
             await _at_once(conversations, core.outbox, batch, at_once)
-            await _sent(core.outbox)
             return
         sql, commits, commands = counts.sql, counts.commits, counts.redis
         counts.hand_overs.clear()
