@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from requests import RequestException
+from requests.utils import get_environ_proxies
 from starlette.datastructures import ImmutableMultiDict
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -45,6 +47,7 @@ MAX_FORM_FIELDS = 200
 _SIGNATURE = re.compile(r"[A-Za-z0-9+/]{27}=|[A-Za-z0-9+/]{43}=")
 # The requests-based client waits forever by default; a hung send would stall the outbox.
 HTTP_TIMEOUT_SECONDS = 15.0
+TWILIO_API = "https://api.twilio.com"
 # Parts of a split reply already sent, remembered so a retry does not repeat them.
 MAX_REMEMBERED_SENDS = 1000
 
@@ -72,13 +75,23 @@ class TwilioAccount:
     def rest_client(self) -> Client:
         """Twilio's REST client, pointed at TWILIO_API_URL when one is set (tests)."""
         client = Client(self.account_sid, self.auth_token,
-                        http_client=TwilioHttpClient(timeout=HTTP_TIMEOUT_SECONDS),
+                        http_client=_http_client(self.api_url or TWILIO_API),
                         # Not os.environ: a stray TWILIO_REGION/TWILIO_EDGE would rewrite the host.
                         environment={"TWILIO_REGION": "", "TWILIO_EDGE": ""})
         if self.api_url:
             # The Api domain builds every Messages URL from base_url.
             client.api.base_url = self.api_url.rstrip("/")
         return client
+
+
+def _http_client(api_url: str) -> TwilioHttpClient:
+    """Twilio's HTTP client with the process's proxy and CA settings read once, for its API's
+    host: `requests` reads the environment again on every send otherwise (a fifth of a send's CPU)."""
+    client = TwilioHttpClient(timeout=HTTP_TIMEOUT_SECONDS, proxy=get_environ_proxies(api_url))
+    assert client.session is not None  # the client pools its connections
+    client.session.trust_env = False
+    client.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return client
 
 
 _FIELDS = ("From", "To", "Body", "MessageSid", "NumMedia", "MediaUrl0", "Latitude", "Longitude",

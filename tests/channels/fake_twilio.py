@@ -16,7 +16,7 @@ import threading
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from twilio.request_validator import RequestValidator
@@ -108,7 +108,9 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            if self.path != MESSAGES_PATH:
+            # A proxy forwards a request with its whole URL (RFC 9112's absolute form): its path is
+            # what is asked for.
+            if urlsplit(self.path).path != MESSAGES_PATH:
                 self._reply(404, _error(20404, "The requested resource was not found", 404))
                 return
             length = int(self.headers.get("Content-Length", "0"))

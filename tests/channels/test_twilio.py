@@ -278,6 +278,23 @@ async def test_refused_credentials_are_final_and_an_unreachable_api_is_retried(
     assert unreachable.value.retryable
 
 
+async def test_replies_go_through_the_proxy_the_environment_names_unless_no_proxy_exempts_the_host(
+    twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The proxy settings are read once, with the client: a deployment behind a proxy reaches
+    # Twilio through it. Here the stand-in plays the proxy of a host that does not resolve.
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", twilio.url)
+    behind = TwilioAccount(ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, "http://api.twilio.invalid")
+    await SmsSender(behind, SMS_FROM).send(REPORTER, OutboundMessage("lewat proxy"))
+    assert twilio.bodies_to(REPORTER) == ["lewat proxy"]
+    monkeypatch.setenv("NO_PROXY", "api.twilio.invalid")
+    with pytest.raises(DeliveryError) as direct:  # straight to a host that does not resolve
+        await SmsSender(behind, SMS_FROM).send(REPORTER, OutboundMessage("langsung"))
+    assert direct.value.retryable
+    assert twilio.bodies_to(REPORTER) == ["lewat proxy"]
+
 
 @pytest.mark.parametrize(("whatsapp", "expected"), [
     (WHATSAPP_FROM, ["sms", "whatsapp"]), (None, ["sms"]),
