@@ -53,6 +53,9 @@ _PENDING = (select(OutboxMessage.id, OutboxMessage.conversation_id, OutboxMessag
             .with_for_update(of=OutboxMessage, skip_locked=True))
 _CLAIM = (update(OutboxMessage).where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
           .values(claimed_until=bindparam("until")))
+_SENT = (update(OutboxMessage).where(OutboxMessage.id == bindparam("outbox"))
+         .values(status="sent", sent_at=bindparam("now"), claimed_until=None,
+                 attempts=OutboxMessage.attempts + 1, provider_message_id=bindparam("provider")))
 
 
 class DeliveryError(Exception):
@@ -182,7 +185,8 @@ class Outbox:
         claimed in one statement."""
         now = utcnow()
         with self.db.session() as session:
-            rows = session.execute(_PENDING, {"channels": list(self.senders)}).all()
+            connection = session.connection()  # plain rows and one UPDATE: no unit of work
+            rows = connection.execute(_PENDING, {"channels": list(self.senders)}).all()
             due, blocked = [], set()
             for row in rows:
                 if row.conversation_id in blocked:
@@ -200,15 +204,14 @@ class Outbox:
                 due.append(_Due(row.id, row.conversation_id, row.channel, row.sender_id, message,
                                 row.attempts))
             if due:
-                session.execute(_CLAIM, {"ids": [d.id for d in due],
+                connection.execute(_CLAIM, {"ids": [d.id for d in due],
                                          "until": now + timedelta(seconds=CLAIM_SECONDS)})
             return due
 
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:
         with self.db.session() as session:  # one statement: the row is not needed here
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
-                status="sent", sent_at=utcnow(), claimed_until=None, attempts=OutboxMessage.attempts + 1,
-                provider_message_id=provider_id))
+            session.connection().execute(_SENT, {"outbox": outbox_id, "now": utcnow(),
+                                                 "provider": provider_id})
 
     def _release(self, outbox_ids: list[int]) -> None:
         """Give back claimed messages that were not tried (an older one failed)."""
