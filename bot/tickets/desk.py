@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.dispatch.queue import publish
@@ -57,6 +57,8 @@ class OperatorEdit:
 PUBLISH_GAP = timedelta(seconds=1)
 # The change an owed notice names when several were owed, weakest first (its history lists each).
 OWED_RANK = ("updated", "merged")
+
+_NO_TRACKER = defer(Conversation.tracker)
 
 # Told to every reporter of an incident when its status changes (bot/delivery/notices.py).
 StatusHook = Callable[[Session, TicketView], None]
@@ -109,7 +111,9 @@ class TicketDesk:
         with self.db.own_session() as session:
             # Routed, joined to its incident and synced before the first flush: one INSERT of
             # each row, no UPDATE after it.
-            ticket = Ticket(conversation=session.get_one(Conversation, conversation_id),
+            # The conversation without its dialogue tracker (kilobytes the desk never reads).
+            conversation = session.get_one(Conversation, conversation_id, options=[_NO_TRACKER])
+            ticket = Ticket(conversation=conversation,
                             emergency_type=emergency_type, language=language, status="new", agencies=[],
                             other_types=[], cues=[], priority="high", created_at=utcnow())
             _apply(ticket, details)
