@@ -28,6 +28,9 @@ PART_UCS2 = 67  # UTF-16 code units per concatenated part
 
 _BASIC = frozenset(GSM7_BASIC) - {GSM7_ESCAPE}
 _EXTENDED = frozenset(GSM7_EXTENDED)
+# A character of neither table: one search in C, not a Python loop over the text (every reply
+# is checked several times while it is split into SMS).
+_OUTSIDE = re.compile("[^" + re.escape("".join(sorted(_BASIC | _EXTENDED))) + "]")
 
 # What phones and keyboards put in text that GSM-7 lacks, and its plain equivalent.
 _REPLACEMENTS = {
@@ -42,12 +45,12 @@ _REPLACEMENTS = {
 
 def is_gsm7(text: str) -> bool:
     """True if every character is in the default alphabet or its extension table."""
-    return all(char in _BASIC or char in _EXTENDED for char in text)
+    return _OUTSIDE.search(text) is None
 
 
 def septets(text: str) -> int:
     """Septets the text takes in GSM-7: extension characters count two (ESC + char)."""
-    return sum(2 if char in _EXTENDED else 1 for char in text)
+    return len(text) + sum(map(text.count, GSM7_EXTENDED))
 
 
 def segments(text: str) -> int:
@@ -58,6 +61,8 @@ def segments(text: str) -> int:
     ceil(length / part size).
     """
     if is_gsm7(text):
+        if septets(text) <= SINGLE_SMS_SEPTETS:
+            return 1
         sizes = [2 if char in _EXTENDED else 1 for char in text]
         single, part = SINGLE_SMS_SEPTETS, PART_SEPTETS
     else:
@@ -79,6 +84,8 @@ def to_gsm7(text: str) -> str:
     A letter or digit of another script that has no plain form becomes "?", so the reader
     sees that something was there; symbols and emoji are dropped.
     """
+    if is_gsm7(text):  # what the team wrote, mostly
+        return text
     out: list[str] = []
     dropped = False
     for char in text:
