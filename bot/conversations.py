@@ -239,10 +239,12 @@ class Conversations:
             except Exception as error:  # the servers are still down: the next sweep tries again
                 log.warning("sweep of unfinished messages failed: %s", error)
 
-    async def _throttled(self, conversation: Conversation) -> bool:
-        """Marked abusive, a prank record over the limit, or writing too fast (a limiter that
-        cannot answer throttles nobody)."""
-        fast = not await self.turn_threads.on_loop(_allowed(self.sender_rate, str(conversation.id)))
+    async def _throttled(self, conversation: Conversation, allowed: asyncio.Future[bool]) -> bool:
+        """Marked abusive, a prank record over the limit, or writing too fast (`allowed`: the
+        sender's rate, counted on the loop as the turn began; a limiter that cannot answer
+        throttles nobody)."""
+        answered = allowed.result() if allowed.done() else await self.turn_threads.on_loop(_awaited(allowed))
+        fast = not answered
         record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
         return fast or record or conversation.abusive_since is not None
 
@@ -255,7 +257,11 @@ class Conversations:
         A turn that fails is rolled back (the tickets it opened stay) and the message answered with
         an apology and flagged for an operator; a report in it gets its ticket. Returns its id and
         replies; None when no message up to `accepted` waits."""
-        done = await self.turn_threads.run(lambda: self._understood(accepted))
+        # Every message counts towards its sender's rate, counted here (the limiter's client is
+        # this loop's) while the turn loads and parses it: the turn reads the answer, no hand-over
+        # back to this loop in its middle.
+        allowed = asyncio.ensure_future(_allowed(self.sender_rate, str(accepted.conversation_id)))
+        done = await self.turn_threads.run(lambda: self._understood(accepted, allowed))
         if done is None:
             return None
         conversation = done.conversation
@@ -268,15 +274,15 @@ class Conversations:
                  mask(conversation.sender_id), done.intent, done.kind)
         return done.message_id, done.saved.replies
 
-    async def _understood(self, accepted: Accepted) -> _Done | None:
+    async def _understood(self, accepted: Accepted, allowed: asyncio.Future[bool]) -> _Done | None:
         """The turn, in a turn thread (bot/coordination/threads.py): its hand-overs run in place."""
         try:
             async with self.db.transaction():
-                return await self._understand(accepted)
+                return await self._understand(accepted, allowed)
         except _TurnFailed as failed:
             return await self._after_failure(failed)
 
-    async def _understand(self, accepted: Accepted) -> _Done | None:
+    async def _understand(self, accepted: Accepted, allowed: asyncio.Future[bool]) -> _Done | None:
         loaded = await asyncio.to_thread(self._load_and_parse, accepted)
         if loaded is None:
             return None
@@ -296,7 +302,7 @@ class Conversations:
         if not words_signal and contacts.trivial(message.text, message.payload) and not _reporting(state):
             outcome = self._silent(conversation, state, silent_before)
         else:
-            outcome = await self._turn(conversation, message, state, parse, signal)
+            outcome = await self._turn(conversation, message, state, parse, signal, allowed)
         # A failed flush expires the rows: what the failure needs is read first.
         ident, message_id, text_ = conversation.id, message.id, message.text
         try:
@@ -388,7 +394,7 @@ class Conversations:
         return Outcome([reply], kind="silent")
 
     async def _turn(self, conversation: Conversation, message: Message, state: DialogueState,
-                    parse: Any, signal: bool) -> Outcome:
+                    parse: Any, signal: bool, allowed: asyncio.Future[bool]) -> Outcome:
         turn = Turn(
             sender_id=str(conversation.id),
             channel=conversation.channel,
@@ -397,7 +403,7 @@ class Conversations:
             metadata={"message_id": message.id, **message.payload},
         )
         outcome = Outcome(flag=_person_wanted(parse.intent_ranking))
-        throttled = await self._throttled(conversation)
+        throttled = await self._throttled(conversation, allowed)
         language, ident, message_id = state.slots.get("user_language"), conversation.id, message.id
         try:
             outcome.replies = await self.engine.handle(state, turn)
@@ -589,6 +595,10 @@ def _outage(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or isinstance(error, OperationalError)
     return isinstance(error, SQLAlchemyTimeout | RedisConnectionError | RedisTimeout | OSError)
+
+
+async def _awaited(future: asyncio.Future[bool]) -> bool:
+    return await future
 
 
 async def _allowed(limiter: RateLimiter, key: str) -> bool:
