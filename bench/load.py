@@ -2,7 +2,7 @@
 bare ceiling of the same server stack measured in the same run.
 
     .venv/bin/python bench/load.py [--rates 50,100,150,200,250] [--seconds 20] [--workers 2]
-                                   [--scenario reports|quake]
+                                   [--scenario reports|quake] [--repeat 3]
 
 Runs `sigap serve --workers N` against PostgreSQL and Redis on this machine (a schema and a Redis
 database of its own, emptied first), with Twilio's API answered by a local stand-in in its own
@@ -12,7 +12,9 @@ its own process, open loop. For each offered rate it prints the answered rate, p
 latency, p50/p99 time from a reporter's first message to the published ticket (relayed to Redis
 Streams), how long the backlog took to drain and the messages lost; then the same offer against
 bench/bare_app.py (the ceiling). The sustained rate is the highest offer whose webhooks kept
-p99 under 100 ms and whose backlog drained within 5 s of the offer's end. The figures are also
+p99 under 100 ms and whose backlog drained within 5 s of the offer's end (with --repeat, in most
+of its offers: the same code's p99 at one offer ranges over a factor of three to six on this VM,
+so compare changes with --repeat 3 or more). The figures are also
 appended to bench/figures/load.jsonl, so the next change can be compared.
 """
 
@@ -377,6 +379,12 @@ def _print(steps: list[Step]) -> None:
               f"{'-' if s.lost is None else s.lost:>4} {ticket:>16}")
 
 
+def _mostly_sustained(steps: list[Step], rate: float) -> bool:
+    """Most of Sigap's offers at `rate` were sustained."""
+    offers = [s.sustained() for s in steps if s.server == "sigap" and s.offered == rate]
+    return sum(offers) * 2 > len(offers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", default="50,100,150,200,250,300")
@@ -392,6 +400,9 @@ def main() -> None:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="reports",
                         help="quake: every reporter writes of one of two collapses (incidents of hundreds)")
     parser.add_argument("--server-log", type=Path, default=None, help="keep Sigap's log in this file")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="offer each of Sigap's rates this many times; a rate is sustained when most "
+                             "of its offers are (one offer's p99 varies by a factor of several on this VM)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     offers = args.bare_rates.split(",") if args.bare_rates else [*map(str, rates), "400", "600", "800"]
@@ -420,11 +431,12 @@ def main() -> None:
                 if args.profile:
                     profile(sigap.pid, args.profile, args.seconds, port, tmp)
                 for rate in rates:
-                    tag = f"r{int(rate)}"
-                    step, answered = run_step("sigap", rate, args.seconds, port, tmp, tag, args.scenario)
-                    end_to_end(step, answered, database, tag, time.perf_counter())
-                    steps.append(step)
-                    _print([step])
+                    for attempt in range(args.repeat):
+                        tag = f"r{int(rate)}-{attempt}"
+                        step, answered = run_step("sigap", rate, args.seconds, port, tmp, tag, args.scenario)
+                        end_to_end(step, answered, database, tag, time.perf_counter())
+                        steps.append(step)
+                        _print([step])
             finally:
                 _stop(sigap)
                 if args.server_log:
@@ -453,7 +465,7 @@ def main() -> None:
             twilio.terminate()
     print()
     _print(steps)
-    best = max((s.offered for s in steps if s.server == "sigap" and s.sustained()), default=0.0)
+    best = max((rate for rate in rates if _mostly_sustained(steps, rate)), default=0.0)
     ceiling = max((s.offered for s in steps if s.server == "bare" and s.sustained()), default=0.0)
     floor = max((s.offered for s in steps if s.server == "stored" and s.sustained()), default=0.0)
     ratio = best / ceiling if ceiling else 0.0
@@ -468,7 +480,8 @@ def main() -> None:
                             cwd=ROOT, check=False).stdout.strip()
     with FIGURES.open("a") as out:
         out.write(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
-                              "workers": args.workers, "seconds": args.seconds, "sustained": best,
+                              "workers": args.workers, "seconds": args.seconds, "repeat": args.repeat,
+                              "sustained": best,
                               **({"scenario": args.scenario} if args.scenario != "reports" else {}),
                               "ceiling": ceiling, "ratio": round(ratio, 3),
                               **({"stored_floor": floor} if args.stored_floor else {}),
