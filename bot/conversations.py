@@ -598,6 +598,7 @@ def _outage(error: BaseException) -> bool:
 
 
 async def _awaited(future: asyncio.Future[bool]) -> bool:
+    """A future of the loop, as a coroutine for `TurnThreads.on_loop`."""
     return await future
 
 

@@ -47,6 +47,7 @@ MAX_FORM_FIELDS = 200
 _SIGNATURE = re.compile(r"[A-Za-z0-9+/]{27}=|[A-Za-z0-9+/]{43}=")
 # The requests-based client waits forever by default; a hung send would stall the outbox.
 HTTP_TIMEOUT_SECONDS = 15.0
+# Twilio's API, where TWILIO_API_URL names no other.
 TWILIO_API = "https://api.twilio.com"
 # Parts of a split reply already sent, remembered so a retry does not repeat them.
 MAX_REMEMBERED_SENDS = 1000

@@ -205,7 +205,7 @@ class Outbox:
                                 row.attempts))
             if due:
                 connection.execute(_CLAIM, {"ids": [d.id for d in due],
-                                         "until": now + timedelta(seconds=CLAIM_SECONDS)})
+                                            "until": now + timedelta(seconds=CLAIM_SECONDS)})
             return due
 
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:
