@@ -243,8 +243,7 @@ class Conversations:
         """Marked abusive, a prank record over the limit, or writing too fast (`allowed`: the
         sender's rate, counted on the loop as the turn began; a limiter that cannot answer
         throttles nobody)."""
-        answered = allowed.result() if allowed.done() else await self.turn_threads.on_loop(_awaited(allowed))
-        fast = not answered
+        fast = not await self.turn_threads.result_of(allowed)
         record = prank_score(conversation.pranks or []) >= self.services.settings.prank_throttle_score
         return fast or record or conversation.abusive_since is not None
 
@@ -595,11 +594,6 @@ def _outage(error: BaseException) -> bool:
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or isinstance(error, OperationalError)
     return isinstance(error, SQLAlchemyTimeout | RedisConnectionError | RedisTimeout | OSError)
-
-
-async def _awaited(future: asyncio.Future[bool]) -> bool:
-    """A future of the loop, as a coroutine for `TurnThreads.on_loop`."""
-    return await future
 
 
 async def _allowed(limiter: RateLimiter, key: str) -> bool:

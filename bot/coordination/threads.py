@@ -35,6 +35,10 @@ class _TurnLoop(asyncio.SelectorEventLoop):
         return future
 
 
+async def _awaited(future: asyncio.Future[T]) -> T:
+    return await future
+
+
 class TurnThreads:
     """`size` threads, each with its own event loop, running turns one at a time each."""
 
@@ -65,6 +69,13 @@ class TurnThreads:
         if home is None or asyncio.get_running_loop() is home:
             return await work
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, home))
+
+    async def result_of(self, future: asyncio.Future[T]) -> T:
+        """The result of a future of the loop that runs the turns (work a turn's caller started for
+        it): read at once when it is in, no hand-over; else awaited there (`on_loop`)."""
+        if future.done():
+            return future.result()
+        return await self.on_loop(_awaited(future))
 
     def close(self) -> None:
         """Wait for the turns under way, then stop the threads and close their loops."""

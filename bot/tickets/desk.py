@@ -58,6 +58,7 @@ PUBLISH_GAP = timedelta(seconds=1)
 # The change an owed notice names when several were owed, weakest first (its history lists each).
 OWED_RANK = ("updated", "merged")
 
+# The desk never reads a conversation's dialogue tracker (kilobytes, a turn's memory).
 _NO_TRACKER = defer(Conversation.tracker)
 
 # Told to every reporter of an incident when its status changes (bot/delivery/notices.py).
@@ -111,7 +112,6 @@ class TicketDesk:
         with self.db.own_session() as session:
             # Routed, joined to its incident and synced before the first flush: one INSERT of
             # each row, no UPDATE after it.
-            # The conversation without its dialogue tracker (kilobytes the desk never reads).
             conversation = session.get_one(Conversation, conversation_id, options=[_NO_TRACKER])
             ticket = Ticket(conversation=conversation,
                             emergency_type=emergency_type, language=language, status="new", agencies=[],
@@ -406,7 +406,7 @@ class TicketDesk:
         if reread:
             session.flush()
             tickets = session.scalars(select(Ticket).where(Ticket.incident_id == incident.id)
-                                      .options(joinedload(Ticket.conversation).defer(Conversation.tracker))
+                                      .options(joinedload(Ticket.conversation).options(_NO_TRACKER))
                                       .order_by(Ticket.id)).all()
             set_committed_value(incident, "tickets", list(tickets))
         withdrawn = incidents.sync(incident, self.rules.priorities, self.rules.regions)
