@@ -299,6 +299,9 @@ class _OnTheLoop:
     async def on_loop(self, work: Any) -> Any:
         return await work
 
+    async def result_of(self, future: Any) -> Any:
+        return await future
+
     def close(self) -> None:
         pass
 
@@ -333,6 +336,7 @@ def main() -> None:
     parser.add_argument("--echo", action="store_true", help="print the SQL of one more reporter's turns")
     parser.add_argument("--callees", default=None, help="with --profile: what these functions call (a regex)")
     parser.add_argument("--packages", action="store_true", help="with --profile: own CPU time by package")
+    parser.add_argument("--save", type=Path, default=None, help="with --profile: the stats, for pstats")
     parser.add_argument("--inline", action="store_true",
                         help="what the core hands to threads run in the loop's thread (the hand-overs' cost)")
     parser.add_argument("--at-once", type=int, default=1,
@@ -372,6 +376,8 @@ def main() -> None:
                 print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
             if args.packages:
                 print(_by_package(profiler))
+            if args.save:
+                profiler.dump_stats(args.save)
             if args.callees:
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees(args.callees)
