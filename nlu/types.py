@@ -55,7 +55,8 @@ class Entity:
 
     def to_dict(self) -> dict[str, Any]:
         """Rasa's entity dict."""
-        return asdict(self)
+        return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end,
+                "confidence_entity": self.confidence_entity, "extractor": self.extractor}
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class Label:
 
     name: str
     confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Rasa's {name, confidence} (written out: `asdict` copies deeply, once per label a turn)."""
+        return {"name": self.name, "confidence": self.confidence}
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,9 @@ class ParseResult:
         return {
             "text": self.text,
             "language": self.language,
-            "intent": asdict(self.intent),
-            "intent_ranking": [asdict(label) for label in self.intent_ranking],
-            "emergency_type": asdict(self.emergency_type) if self.emergency_type else None,
+            "intent": self.intent.to_dict(),
+            "intent_ranking": [label.to_dict() for label in self.intent_ranking],
+            "emergency_type": self.emergency_type.to_dict() if self.emergency_type else None,
             "entities": [e.to_dict() for e in self.entities],
             "location": self.location.to_dict() if self.location else None,
             "cues": list(self.cues),
