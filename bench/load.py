@@ -235,6 +235,13 @@ def run_step(server: str, rate: float, seconds: float, port: int, tmp: Path,
     for r in results:
         if r["status"] != 200:
             refused[r["status"]] = refused.get(r["status"], 0) + 1
+    # Which of a reporter's turns the slowest answers were (the opening opens the ticket).
+    by_turn = {(kind, turn): [r["ms"] for r in results
+                              if kinds[r["id"]] == kind and r["id"].endswith(f"-{turn}")]
+               for kind in ("rest", "twilio") for turn in range(4)}
+    print(f"  p50/p99 ms by turn at {rate:.0f}/s ({server}): " + ", ".join(
+        f"{kind} {turn} {_percentile(ms, 0.5):.0f}/{_percentile(ms, 0.99):.0f}"
+        for (kind, turn), ms in by_turn.items() if ms))
     if refused:
         print(f"  not answered 200 at {rate:.0f}/s ({server}): " + ", ".join(
             f"{status}: {count}" for status, count in sorted(refused.items())))

@@ -61,11 +61,16 @@ class Counts:
     def __init__(self) -> None:
         self.sql = 0
         self.commits = 0
+        # Round trips to the database: each statement, and the BEGIN and COMMIT (or ROLLBACK)
+        # psycopg sends around a transaction that ran one.
+        self.round_trips = 0
         self.redis = 0
         self.hand_overs: dict[str, int] = {}
         self.echo: list[str] | None = None
         event.listen(Engine, "before_cursor_execute", self._statement)
         event.listen(Engine, "commit", self._commit)
+        event.listen(Engine, "begin", self._begin)
+        event.listen(Engine, "rollback", self._end)
         send = Connection.send_packed_command
 
         def counted(connection: Connection, command: object, check_health: bool = True) -> None:
@@ -84,13 +89,26 @@ class Counts:
 
         AbstractConnection.send_packed_command = counted_async  # type: ignore[method-assign]
 
-    def _commit(self, _connection: object) -> None:
+    def _begin(self, connection: Any) -> None:
+        connection.info["sigap_bench_began"] = True
+
+    def _end(self, connection: Any) -> None:
+        if connection.info.pop("sigap_bench_ran", False):
+            self.round_trips += 1
+        connection.info.pop("sigap_bench_began", None)
+
+    def _commit(self, connection: Any) -> None:
         self.commits += 1
+        self._end(connection)
         if self.echo is not None:
             self.echo.append("COMMIT")
 
-    def _statement(self, _connection: object, _cursor: object, statement: str, *args: object) -> None:
+    def _statement(self, connection: Any, _cursor: object, statement: str, *args: object) -> None:
         self.sql += 1
+        self.round_trips += 1
+        if connection.info.pop("sigap_bench_began", False):
+            self.round_trips += 1
+            connection.info["sigap_bench_ran"] = True
         if self.echo is not None:
             self.echo.append(" ".join(statement.split())[:150])
 
@@ -205,23 +223,25 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         if at_once > 1:
             await _at_once(conversations, core.outbox, batch, at_once)
             return
-        sql, commits, commands = counts.sql, counts.commits, counts.redis
+        sql, commits, commands, trips = counts.sql, counts.commits, counts.redis, counts.round_trips
         counts.hand_overs.clear()
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler and only is None:
             profiler.enable()
         by_turn: dict[str, list[float]] = {}
         sql_by_turn: dict[str, list[int]] = {}
+        trips_by_turn: dict[str, list[int]] = {}
         for message in batch:
             turn = f"turn {message.provider_message_id.rsplit('-', 1)[-1]}"
             if profiler and only is not None and turn == f"turn {only}":
                 profiler.enable()
-            began, statements = time.process_time(), counts.sql
+            began, statements, trips_before = time.process_time(), counts.sql, counts.round_trips
             await _send(conversations, message)
             if profiler and only is not None:
                 profiler.disable()
             by_turn.setdefault(turn, []).append(time.process_time() - began)
             sql_by_turn.setdefault(turn, []).append(counts.sql - statements)
+            trips_by_turn.setdefault(turn, []).append(counts.round_trips - trips_before)
         await _sent(core.outbox)
         if profiler:
             profiler.disable()
@@ -229,6 +249,7 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         n = len(batch)
         print(f"{n} messages: CPU {1000 * cpu / n:.2f} ms/message, wall {1000 * wall / n:.2f} ms/message, "
               f"SQL {(counts.sql - sql) / n:.1f}/message, commits {(counts.commits - commits) / n:.1f}, "
+              f"database round trips {(counts.round_trips - trips) / n:.1f}/message, "
               f"Redis {(counts.redis - commands) / n:.1f}/message; "
               f"idle CPU {1000 * idle:.1f} ms/s; garbage collector {1000 * gc_time[0] / n:.2f} ms/message "
               f"({gc_time[1]} full collections), objects tracked {len(gc.get_objects())}")
@@ -242,6 +263,11 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
               + ", ".join(f"{turn} {1000 * m:.2f}" for turn, m in sorted(medians.items())) + ")")
         print("SQL statements by turn (mean): " + ", ".join(
             f"{turn} {sum(n) / len(n):.1f}" for turn, n in sorted(sql_by_turn.items())))
+        # In a busy process a thread back from the database waits for the GIL (up to the 5 ms
+        # switch interval): a turn's latency under load grows with these, not with its CPU alone.
+        print("database round trips by turn (mean; the background work of the turns of an SMS "
+              "counted where it ran): " + ", ".join(
+                  f"{turn} {sum(n) / len(n):.1f}" for turn, n in sorted(trips_by_turn.items())))
         if counts.hand_overs:  # the ingest's own thread pool is not counted
             ranked = sorted(counts.hand_overs.items(), key=lambda kv: -kv[1])
             print(f"hand-overs to threads per message: {sum(counts.hand_overs.values()) / n:.2f} ("
