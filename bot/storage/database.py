@@ -70,6 +70,22 @@ class Database:
             # conversation the desk placed in a region), and nothing else of what it holds.
             _take(joined[1], changed)
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session to read rows the task's transaction never changes (the desk's tickets).
+        Inside a transaction on PostgreSQL, that transaction's session: each statement sees what is
+        committed (READ COMMITTED), and no BEGIN and COMMIT of its own (two round trips, each a wait
+        for the GIL in a busy process). Nothing pending is flushed first (its locks stay untaken);
+        read with `populate_existing`, a row read before is refreshed. Elsewhere (SQLite keeps a
+        transaction's first snapshot) a session of its own."""
+        joined = _joined.get()
+        if joined is None or joined[0] is not self or self.engine.dialect.name != "postgresql":
+            with self.own_session() as session:
+                yield session
+            return
+        with joined[1].no_autoflush:
+            yield joined[1]
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         """One transaction for everything a task does, whichever threads do it (one dialogue turn:

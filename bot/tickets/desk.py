@@ -260,8 +260,12 @@ class TicketDesk:
         known, view = self.remembered(ticket_id)
         if known and view is not None:
             return view
-        with self.db.own_session() as session:
-            view = TicketView.of(_get(session, ticket_id))
+        query = select(Ticket).where(Ticket.id == ticket_id).options(joinedload(Ticket.incident))
+        with self.db.reading() as session:
+            ticket = session.scalars(query.execution_options(populate_existing=True)).first()
+            if ticket is None:
+                raise TicketNotFound(ticket_id)
+            view = TicketView.of(ticket)
         self._remember(ticket_id, view)
         return view
 
@@ -273,8 +277,8 @@ class TicketDesk:
         query = (select(Ticket).where(Ticket.conversation_id == conversation_id)
                  .where(Ticket.status.not_in(CLOSED_STATUSES)).order_by(Ticket.id.desc()).limit(1)
                  .options(joinedload(Ticket.incident)))
-        with self.db.own_session() as session:
-            ticket = session.scalars(query).first()
+        with self.db.reading() as session:
+            ticket = session.scalars(query.execution_options(populate_existing=True)).first()
             view = TicketView.of(ticket) if ticket else None
         self._remember(("open", conversation_id), view)
         if view is not None:

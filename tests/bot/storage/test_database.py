@@ -72,3 +72,36 @@ def test_an_own_session_that_fails_leaves_the_turn_as_it_was(db: Database) -> No
     assert asyncio.run(turn()) == "33.74"
     with db.session() as session:
         assert session.get(Conversation, conversation_id).region == "33.74"  # type: ignore[union-attr]
+
+
+def test_a_read_inside_a_turn_sees_what_others_committed_since_and_flushes_nothing(db: Database) -> None:
+    with db.session() as session:
+        row = Conversation(channel="rest", sender_id="s3", region="33.24")
+        session.add(row)
+        session.flush()
+        conversation_id = row.id
+    begins: list[object] = []
+    statements: list[str] = []
+    event.listen(db.engine, "begin", begins.append)
+    event.listen(db.engine, "before_cursor_execute", lambda _c, _k, sql, *_a: statements.append(sql))
+    fresh = select(Conversation).where(Conversation.id == conversation_id).execution_options(
+        populate_existing=True)
+
+    async def turn() -> tuple[str | None, str | None, int, list[str]]:
+        async with db.transaction() as session:
+            first = session.scalars(fresh).one()
+            first.language = "en"  # pending in the turn: a read must not flush it
+            first_region = first.region
+            with db.own_session() as other:  # an operator moves the conversation meanwhile
+                other.get_one(Conversation, conversation_id).region = "33.74"
+            began, sent = len(begins), len(statements)
+            with db.reading() as reader:
+                again = reader.scalars(fresh).one().region
+            return first_region, again, len(begins) - began, statements[sent:]
+
+    first_region, again, own_transactions, sent = asyncio.run(turn())
+    assert (first_region, again) == ("33.24", "33.74")
+    assert [sql.split()[0] for sql in sent] == ["SELECT"]
+    # On PostgreSQL the turn's own transaction reads (no BEGIN and COMMIT of its own); SQLite
+    # keeps a transaction's first snapshot, so there the read has a session of its own.
+    assert own_transactions == (0 if db.engine.dialect.name == "postgresql" else 1)
