@@ -260,12 +260,8 @@ class TicketDesk:
         known, view = self.remembered(ticket_id)
         if known and view is not None:
             return view
-        query = select(Ticket).where(Ticket.id == ticket_id).options(joinedload(Ticket.incident))
         with self.db.reading() as session:
-            ticket = session.scalars(query.execution_options(populate_existing=True)).first()
-            if ticket is None:
-                raise TicketNotFound(ticket_id)
-            view = TicketView.of(ticket)
+            view = TicketView.of(_get(session, ticket_id))
         self._remember(ticket_id, view)
         return view
 
@@ -486,7 +482,8 @@ def _stronger(owed: str | None, change: str) -> str:
 
 
 def _get(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.get(Ticket, ticket_id, options=[joinedload(Ticket.incident)])
+    """The ticket and its incident, read afresh (a turn's session may hold an older copy)."""
+    ticket = session.get(Ticket, ticket_id, options=[joinedload(Ticket.incident)], populate_existing=True)
     if ticket is None:
         raise TicketNotFound(ticket_id)
     return ticket

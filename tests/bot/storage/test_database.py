@@ -20,12 +20,17 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-def test_what_an_own_session_commits_the_turn_holds_without_reading_it_again(db: Database) -> None:
+def _stored(db: Database, **fields: object) -> int:
+    """A conversation committed before the turn; its id."""
     with db.session() as session:
-        row = Conversation(channel="rest", sender_id="s1", tracker={"slots": {}})
+        row = Conversation(channel="rest", **fields)
         session.add(row)
         session.flush()
-        conversation_id = row.id
+        return row.id
+
+
+def test_what_an_own_session_commits_the_turn_holds_without_reading_it_again(db: Database) -> None:
+    conversation_id = _stored(db, sender_id="s1", tracker={"slots": {}})
     statements: list[str] = []
     event.listen(db.engine, "before_cursor_execute", lambda _c, _k, sql, *_a: statements.append(sql))
 
@@ -51,11 +56,7 @@ def test_what_an_own_session_commits_the_turn_holds_without_reading_it_again(db:
 
 
 def test_an_own_session_that_fails_leaves_the_turn_as_it_was(db: Database) -> None:
-    with db.session() as session:
-        row = Conversation(channel="rest", sender_id="s2", region="33.74")
-        session.add(row)
-        session.flush()
-        conversation_id = row.id
+    conversation_id = _stored(db, sender_id="s2", region="33.74")
 
     async def turn() -> str | None:
         async with db.transaction() as session:
@@ -75,11 +76,7 @@ def test_an_own_session_that_fails_leaves_the_turn_as_it_was(db: Database) -> No
 
 
 def test_a_read_inside_a_turn_sees_what_others_committed_since_and_flushes_nothing(db: Database) -> None:
-    with db.session() as session:
-        row = Conversation(channel="rest", sender_id="s3", region="33.24")
-        session.add(row)
-        session.flush()
-        conversation_id = row.id
+    conversation_id = _stored(db, sender_id="s3", region="33.24")
     begins: list[object] = []
     statements: list[str] = []
     event.listen(db.engine, "begin", begins.append)
