@@ -77,7 +77,8 @@ class Inbox:
             region = self.regions.code(conversation.region)
             where = (region, conversation.public_id)
             said = contacts.words(message.text)
-            first = contacts.repeat_of(session, conversation.id, message, said)
+            # A conversation this message opened has no earlier message to repeat.
+            first = None if conversation.new else contacts.repeat_of(session, conversation.id, message, said)
             if first is not None:
                 if contacts.count_repeat(first, message.provider_message_id):
                     REPEATS.labels(region).inc()
@@ -116,7 +117,7 @@ class Inbox:
             conversation = Conversation(channel=message.channel, sender_id=message.sender_id, updated_at=now)
             session.add(conversation)
             session.flush()
-            return _Sender(conversation.id, conversation.public_id, conversation.region)
+            return _Sender(conversation.id, conversation.public_id, conversation.region, new=True)
         if found.closed_at is not None:
             # Closed (by an operator, or after a non-emergency): a new dialogue, a new contact.
             session.execute(update(Conversation).where(Conversation.id == found.id)
@@ -156,6 +157,7 @@ class _Sender(NamedTuple):
     id: int
     public_id: str
     region: str
+    new: bool = False  # created by this message
 
 
 def recorded_reply(text: str, payload: dict[str, Any]) -> OutboundMessage:

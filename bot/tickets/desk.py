@@ -122,6 +122,7 @@ class TicketDesk:
             session.add(TicketEvent(ticket=ticket, kind="created", note=emergency_type))
             self._hold_matching(session, ticket)
             joined = self._attach(session, ticket)
+            session.flush()  # inserted (when no notice went out yet): its number is its id
             TICKETS_OPENED.labels(ticket.emergency_type, ticket.priority).inc()
             return TicketView.of(ticket, joined=joined)
 
@@ -345,9 +346,10 @@ class TicketDesk:
                 match = incidents.find_match(session, ticket, self.rules.matching)
         if match is not None and (own is None or len(own.tickets) <= 1):
             ticket.incident = match
-            session.flush()
-            session.add(TicketEvent(ticket_id=ticket.id, incident_id=match.id, kind="merged",
-                                    note=f"{ticket.number} reports the same emergency"))
+            # Written with the ticket (a new one is inserted with both its events in one
+            # statement); the history names the ticket.
+            session.add(TicketEvent(ticket=ticket, incident_id=match.id, kind="merged",
+                                    note="reports the same emergency"))
             if own is not None:
                 self._retire(session, own, match, ticket)
             if not (owe and self._owed(match, "merged", joining=ticket)):
