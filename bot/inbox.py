@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import CHAIN_MESSAGES, MESSAGES_IN, REPEATS
@@ -25,6 +26,18 @@ _TOUCH_CONVERSATION = (
     .where(Conversation.channel == bindparam("on_channel"), Conversation.sender_id == bindparam("sender"))
     .values(updated_at=bindparam("now"))
     .returning(Conversation.id, Conversation.public_id, Conversation.region, Conversation.closed_at))
+# The same, with the sender's newest message in, by column (what a repeat is compared with): one
+# statement. Its conversation is found by the sender again, not by the updated row: SQLite names
+# no table in RETURNING, where `id` would be the message's own.
+_SENDER = aliased(Conversation)
+_SENDERS_CONVERSATION = (select(_SENDER.id).where(_SENDER.channel == bindparam("on_channel"),
+                                                  _SENDER.sender_id == bindparam("sender"))
+                         .scalar_subquery())
+_TOUCH_CONVERSATION_AND_LAST = _TOUCH_CONVERSATION.returning(*[
+    select(column).where(Message.conversation_id == _SENDERS_CONVERSATION, Message.direction == "in")
+    .order_by(Message.id.desc()).limit(1).scalar_subquery().label(f"last_{column.key}")
+    for column in (Message.id, Message.text, Message.payload, Message.provider_message_id,
+                   Message.created_at)])
 _ADD_MESSAGE = insert(Message).returning(Message.id)
 # Where the console shows a conversation: its centre's region code and its public id.
 Where = tuple[str, str]
@@ -73,12 +86,13 @@ class Inbox:
         # on the connection (no unit of work), three statements in the common case.
         with self.db.session() as session, session.no_autoflush:
             connection = session.connection()
-            conversation = self._conversation(session, message)
+            said = contacts.words(message.text)
+            conversation = self._conversation(session, message, contacts.compared(message, said))
             region = self.regions.code(conversation.region)
             where = (region, conversation.public_id)
-            said = contacts.words(message.text)
             # A conversation this message opened has no earlier message to repeat.
-            first = None if conversation.new else contacts.repeat_of(session, conversation.id, message, said)
+            first = None if conversation.last is None else contacts.repeat_of(
+                session, conversation.last, message, said)
             if first is not None:
                 if contacts.count_repeat(first, message.provider_message_id):
                     REPEATS.labels(region).inc()
@@ -108,21 +122,23 @@ class Inbox:
             return Accepted(row.id, row.conversation_id, duplicate=True)
 
     @staticmethod
-    def _conversation(session: Any, message: InboundMessage) -> _Sender:
-        """The sender's conversation, its last activity now: one statement when it exists."""
+    def _conversation(session: Any, message: InboundMessage, compared: bool) -> _Sender:
+        """The sender's conversation, its last activity now (and, when `compared`, its newest
+        message in): one statement when it exists."""
         now = utcnow()
         mine = {"on_channel": message.channel, "sender": message.sender_id, "now": now}
-        found = session.connection().execute(_TOUCH_CONVERSATION, mine).first()
+        touch = _TOUCH_CONVERSATION_AND_LAST if compared else _TOUCH_CONVERSATION
+        found = session.connection().execute(touch, mine).first()
         if found is None:
             conversation = Conversation(channel=message.channel, sender_id=message.sender_id, updated_at=now)
             session.add(conversation)
             session.flush()
-            return _Sender(conversation.id, conversation.public_id, conversation.region, new=True)
+            return _Sender(conversation.id, conversation.public_id, conversation.region)
         if found.closed_at is not None:
             # Closed (by an operator, or after a non-emergency): a new dialogue, a new contact.
             session.execute(update(Conversation).where(Conversation.id == found.id)
                             .values(closed_at=None, tracker={}, contact_id=None))
-        return _Sender(found.id, found.public_id, found.region)
+        return _Sender(found.id, found.public_id, found.region, found if compared else None)
 
     def unprocessed(self, older_than: timedelta, limit: int) -> list[tuple[int, int]]:
         """(conversation, message) of every message no turn finished, stored before `older_than` ago."""
@@ -157,7 +173,9 @@ class _Sender(NamedTuple):
     id: int
     public_id: str
     region: str
-    new: bool = False  # created by this message
+    # Its newest message in, when the message is compared with it (None: not compared, or the
+    # conversation is new).
+    last: Any = None
 
 
 def recorded_reply(text: str, payload: dict[str, Any]) -> OutboundMessage:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import func, insert, select
 
 from bot.messages import STICKER_TEXT, InboundMessage
 from bot.storage.models import Contact, Conversation, Message, aware
@@ -24,11 +24,6 @@ REPEAT_MIN_WORDS = 3
 CHAIN_MIN_WORDS = 8
 CHAIN_WINDOW = timedelta(minutes=30)
 CHAIN_SENDERS = 5
-# The sender's newest message in (what a repeat is compared with; read on every ingest).
-_LAST_MESSAGE_IN = (
-    select(Message.id, Message.text, Message.payload, Message.provider_message_id, Message.created_at)
-    .where(Message.conversation_id == bindparam("conversation"), Message.direction == "in")
-    .order_by(Message.id.desc()).limit(1))
 # What a contact was: the highest of its messages' outcomes.
 RANK = {"silent": 0, "other": 1, "prank": 2, "information": 3, "incident": 4}
 OUTCOMES = tuple(RANK)
@@ -54,20 +49,27 @@ def trivial(text: str, payload: dict[str, Any]) -> bool:
     return len(stripped) == 1 or not any(c.isalnum() for c in stripped)
 
 
-def repeat_of(session: Any, conversation_id: int, message: InboundMessage,
-              said: tuple[str, ...]) -> Message | None:
-    """The sender's previous message when this one (its `words`: `said`) is the same text again,
-    within the window."""
-    if message.gps or message.media or len(said) < REPEAT_MIN_WORDS:
+def compared(message: InboundMessage, said: tuple[str, ...]) -> bool:
+    """Whether a message (its `words`: `said`) is compared with the sender's previous one."""
+    return not (message.gps or message.media or len(said) < REPEAT_MIN_WORDS)
+
+
+def repeat_of(session: Any, last: Any, message: InboundMessage, said: tuple[str, ...]) -> Message | None:
+    """The sender's previous message when this one is the same text again, within the window.
+    `last`: the newest message in, its columns as `last_id`, `last_text`, `last_payload`,
+    `last_provider_message_id` and `last_created_at` (read with the ingest's first statement)."""
+    if not compared(message, said) or last.last_id is None:
         return None
-    last = session.connection().execute(_LAST_MESSAGE_IN, {"conversation": conversation_id}).first()
-    if last is None or last.payload.get("location") or last.payload.get("media"):
+    payload = last.last_payload or {}
+    if payload.get("location") or payload.get("media"):
         return None
-    if message.provider_message_id is not None and last.provider_message_id == message.provider_message_id:
+    retry = message.provider_message_id
+    if retry is not None and last.last_provider_message_id == retry:
         return None  # the provider's retry of that very message: recognised as one when stored
-    if aware(message.received_at) - aware(last.created_at) > REPEAT_WINDOW or words(last.text) != said:
+    if (aware(message.received_at) - aware(last.last_created_at) > REPEAT_WINDOW
+            or words(last.last_text) != said):
         return None
-    repeated: Message = session.get_one(Message, last.id)
+    repeated: Message = session.get_one(Message, last.last_id)
     return repeated
 
 

@@ -139,6 +139,20 @@ def test_the_same_text_repeated_is_stored_once_with_a_count_and_answered_once(ap
     assert stored.repeats == 4 and _tickets(app, sender) == 1
 
 
+def test_two_senders_repeating_in_turn_are_each_counted_on_their_own_first_copy(app: RunningApp) -> None:
+    # The ingest reads each sender's newest message with the statement that finds their
+    # conversation: never another sender's, whatever was stored in between.
+    first, second = _sender("ulang-a"), _sender("ulang-b")
+    text = "tolong ada banjir masuk rumah di desa tunggulsari kendal"
+    for _ in range(3):
+        rest_texts(app, first, text)
+        rest_texts(app, second, text)
+    rest_texts(app, first, "air sudah sepinggang, kami di lantai dua")
+    rest_texts(app, first, text)
+    [one, two] = [_inbound(app, sender) for sender in (first, second)]
+    assert [m.repeats for m in one] == [2, 0, 0] and [m.repeats for m in two] == [2]
+
+
 def test_short_answers_given_twice_are_both_understood(app: RunningApp) -> None:
     sender = _sender("ya")
     rest_texts(app, sender, "halo")
