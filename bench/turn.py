@@ -90,7 +90,9 @@ class Counts:
         AbstractConnection.send_packed_command = counted_async  # type: ignore[method-assign]
 
     def _begin(self, connection: Any) -> None:
-        connection.info["sigap_bench_began"] = True
+        # In autocommit (Database.autocommit) psycopg sends no BEGIN, nor a COMMIT after.
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.info["sigap_bench_began"] = True
 
     def _end(self, connection: Any) -> None:
         if connection.info.pop("sigap_bench_ran", False):

@@ -209,9 +209,9 @@ class Outbox:
             return due
 
     def _sent(self, outbox_id: int, provider_id: str | None) -> None:
-        with self.db.session() as session:  # one statement: the row is not needed here
-            session.connection().execute(_SENT, {"outbox": outbox_id, "now": utcnow(),
-                                                 "provider": provider_id})
+        # One statement, committed as it runs: recorded the moment the provider took it.
+        with self.db.autocommit() as connection:
+            connection.execute(_SENT, {"outbox": outbox_id, "now": utcnow(), "provider": provider_id})
 
     def _release(self, outbox_ids: list[int]) -> None:
         """Give back claimed messages that were not tried (an older one failed)."""

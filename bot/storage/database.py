@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -35,6 +35,8 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool, each connection in autocommit while it is lent (`autocommit`).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._named: dict[str, threading.Lock] = {}
 
     def create_schema(self) -> None:
@@ -69,6 +71,14 @@ class Database:
             # What this session committed, the enclosing transaction holds as committed (a
             # conversation the desk placed in a region), and nothing else of what it holds.
             _take(joined[1], changed)
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose every statement commits itself: for a write of one statement that
+        stands alone (an outbox row marked sent), no BEGIN and COMMIT around it (two round trips
+        of three). Never inside the task's transaction: it would not be part of it."""
+        with self._autocommit.connect() as connection:
+            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

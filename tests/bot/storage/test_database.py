@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from bot.storage.database import Database
 from bot.storage.models import Conversation
@@ -102,3 +102,23 @@ def test_a_read_inside_a_turn_sees_what_others_committed_since_and_flushes_nothi
     # On PostgreSQL the turn's own transaction reads (no BEGIN and COMMIT of its own); SQLite
     # keeps a transaction's first snapshot, so there the read has a session of its own.
     assert own_transactions == (0 if db.engine.dialect.name == "postgresql" else 1)
+
+
+def test_a_statement_on_an_autocommit_connection_is_committed_as_it_runs(db: Database) -> None:
+    conversation_id = _stored(db, sender_id="s4", region="33.24")
+    moved = update(Conversation).where(Conversation.id == conversation_id).values(region="33.74")
+    db.engine.dispose()  # the pool holds one connection after this: the one lent below
+    other = Database(db.url)  # another process
+    with db.autocommit() as connection:
+        connection.execute(moved)
+        with other.session() as session:  # sees it before the connection is given back
+            seen = session.get_one(Conversation, conversation_id).region
+    other.dispose()
+    assert seen == "33.74"
+    # The connection goes back to the pool as it was: the next session's changes are a transaction.
+    with pytest.raises(RuntimeError), db.session() as session:
+        session.get_one(Conversation, conversation_id).region = "33.00"
+        session.flush()
+        raise RuntimeError("the turn failed")
+    with db.session() as session:
+        assert session.get_one(Conversation, conversation_id).region == "33.74"
