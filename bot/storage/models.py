@@ -139,6 +139,8 @@ class Ticket(Base):
     """One reporter's report of an incident: what they said, where, who is hurt."""
 
     __tablename__ = "ticket"
+    # A conversation's newest open ticket is asked for by most turns (bot/tickets/desk.py).
+    __table_args__ = (Index("ix_ticket_conversation", "conversation_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id"))
