@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -196,11 +197,17 @@ class TicketEvent(Base):
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
+_UNRELAYED = sql("relayed_at IS NULL")
+
+
 class DispatchItem(Base):
     """The embedded dispatch queue: one row per (ticket change, agency) until acknowledged."""
 
     __tablename__ = "dispatch_item"
-    __table_args__ = (Index("ix_dispatch_pending", "agency", "acked_at", "id"),)
+    # The relay reads the notices not yet in Redis, oldest first: few, among every notice ever.
+    __table_args__ = (Index("ix_dispatch_pending", "agency", "acked_at", "id"),
+                      Index("ix_dispatch_unrelayed", "id", postgresql_where=_UNRELAYED,
+                            sqlite_where=_UNRELAYED))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency: Mapped[str] = mapped_column(String(40))

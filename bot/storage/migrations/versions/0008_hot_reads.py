@@ -1,0 +1,29 @@
+"""Indexes for two reads that run all the time: a conversation's newest open ticket (most
+turns), and the notices the relay has not copied to Redis yet (every pass).
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+UNRELAYED = sa.text("relayed_at IS NULL")
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_ticket_conversation", "ticket", ["conversation_id", "id"])
+    op.create_index("ix_dispatch_unrelayed", "dispatch_item", ["id"], postgresql_where=UNRELAYED,
+                    sqlite_where=UNRELAYED)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_dispatch_unrelayed", table_name="dispatch_item")
+    op.drop_index("ix_ticket_conversation", table_name="ticket")
