@@ -39,6 +39,7 @@ from bot.services import Services
 from bot.storage.models import (
     Contact,
     Conversation,
+    Incident,
     Message,
     OutboxMessage,
     Ticket,
@@ -72,11 +73,18 @@ UNSURE_CONFIDENCE = 0.5
 ASKS_FOR_PERSON = 0.35
 EMERGENCY = "report_emergency"
 
-# The statements every turn runs, built once. A turn's message with its conversation and contact:
-# the conversation's oldest message not processed, up to the one this turn is for; or one by id.
-_LOAD = (select(Message, Conversation, Contact)
+# The statements every turn runs, built once. A turn's message with its conversation, its contact
+# and its newest open ticket with the ticket's incident (what the turn's actions ask the desk for
+# first): the conversation's oldest message not processed, up to the one this turn is for; or one
+# by id.
+_OPEN_TICKET = (select(Ticket.id).where(Ticket.conversation_id == Conversation.id,
+                                        Ticket.status.not_in(CLOSED_STATUSES))
+                .order_by(Ticket.id.desc()).limit(1).correlate(Conversation).scalar_subquery())
+_LOAD = (select(Message, Conversation, Contact, Ticket, Incident)
          .join(Conversation, Conversation.id == Message.conversation_id)
-         .outerjoin(Contact, Contact.id == Conversation.contact_id))
+         .outerjoin(Contact, Contact.id == Conversation.contact_id)
+         .outerjoin(Ticket, Ticket.id == _OPEN_TICKET)
+         .outerjoin(Incident, Incident.id == Ticket.incident_id))
 _NEXT_MESSAGE = (_LOAD.where(Message.conversation_id == bindparam("conversation"), Message.direction == "in",
                              Message.processed_at.is_(None), Message.id <= bindparam("up_to"))
                  .order_by(Message.id).limit(1))
@@ -447,12 +455,13 @@ class Conversations:
 
     def _load(self, query: Any, values: dict[str, int]) -> tuple[Conversation, Message, int] | None:
         """The message `query` selects, its conversation and how silent its contact has been:
-        one query."""
+        one query, which gives the desk the conversation's open ticket for the turn too."""
         with self.db.session() as session:
             found = session.execute(query, values).first()
             if found is None:
                 return None
-            message, conversation, contact = found
+            message, conversation, contact, ticket, _incident = found  # the ticket's, in the session
+            self.services.desk.remember_open(conversation.id, ticket)
             silent = contact.silent if contacts.live(contact, utcnow(), self._contact_length) else 0
             return conversation, message, silent
 

@@ -276,7 +276,12 @@ class TicketDesk:
                  .options(joinedload(Ticket.incident)))
         with self.db.reading() as session:
             ticket = session.scalars(query.execution_options(populate_existing=True)).first()
-            view = TicketView.of(ticket) if ticket else None
+            return self.remember_open(conversation_id, ticket)
+
+    def remember_open(self, conversation_id: int, ticket: Ticket | None) -> TicketView | None:
+        """The conversation's open ticket (with its incident) as the turn read it: its view, which
+        the turn's next asks for it, and for the ticket, are answered with."""
+        view = TicketView.of(ticket) if ticket else None
         self._remember(("open", conversation_id), view)
         if view is not None:
             self._remember(view.id, view)
