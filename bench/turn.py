@@ -1,6 +1,6 @@
 """Turn benchmark: the CPU one message costs inside one process, and what it spends it on.
 
-    .venv/bin/python bench/turn.py [--reporters 100] [--profile] [--sqlite]
+    .venv/bin/python bench/turn.py [--reporters 100] [--profile] [--sqlite] [--history 100000]
 
 Runs the same core `sigap serve` runs (bot/runtime.py) against PostgreSQL and Redis on this
 machine (a schema and a Redis database of its own, emptied first), with no HTTP in front: each
@@ -8,7 +8,9 @@ reporter writes the four turns of bench/load.py, one message after the other, ha
 REST path (the turn inside the call) and half through SMS (stored, then processed in the
 background, the replies sent from the outbox by Twilio's client to a stand-in in its own
 process). Prints the process CPU per message, the wall time, the SQL statements and Redis
-commands per message, and with --profile cProfile's top entries.
+commands per message, the statements that took the most wall time, and with --profile
+cProfile's top entries. With --history N the schema first holds N past reporters' rows
+(bench/history.py): a statement that slows as a year's rows pile up shows there.
 The load benchmark (bench/load.py) measures the same code with HTTP, several processes and
 queueing; this one shows what a change to the turn itself is worth, in seconds.
 """
@@ -40,6 +42,7 @@ from redis.connection import Connection  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from bench.history import fill  # noqa: E402
 from bench.load import FAKE_TWILIO, FOLLOW_UPS, OPENINGS, PLACES, fresh_schema  # noqa: E402
 from bot.messages import InboundMessage  # noqa: E402
 from bot.runtime import running_core  # noqa: E402
@@ -67,7 +70,11 @@ class Counts:
         self.redis = 0
         self.hand_overs: dict[str, int] = {}
         self.echo: list[str] | None = None
+        # Wall time of each statement, by its first words (which statement it is).
+        self.statement_seconds: dict[str, float] = {}
+        self.statement_counts: dict[str, int] = {}
         event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "after_cursor_execute", self._statement_done)
         event.listen(Engine, "commit", self._commit)
         event.listen(Engine, "begin", self._begin)
         event.listen(Engine, "rollback", self._end)
@@ -105,7 +112,21 @@ class Counts:
         if self.echo is not None:
             self.echo.append("COMMIT")
 
+    def _statement_done(self, connection: Any, _cursor: object, statement: str, *args: object) -> None:
+        began = connection.info.pop("sigap_bench_at", None)
+        if began is not None:
+            key = " ".join(statement.split())[:70]
+            self.statement_seconds[key] = self.statement_seconds.get(key, 0.0) + time.perf_counter() - began
+            self.statement_counts[key] = self.statement_counts.get(key, 0) + 1
+
+    def slowest(self, n: int = 8) -> str:
+        """The statements that took the most wall time in all, with their mean."""
+        ranked = sorted(self.statement_seconds.items(), key=lambda kv: -kv[1])[:n]
+        return "\n".join(f"  {1000 * spent:8.1f} ms in all, {1000 * spent / self.statement_counts[key]:6.2f} "
+                         f"ms each x{self.statement_counts[key]}: {key}" for key, spent in ranked)
+
     def _statement(self, connection: Any, _cursor: object, statement: str, *args: object) -> None:
+        connection.info["sigap_bench_at"] = time.perf_counter()
         self.sql += 1
         self.round_trips += 1
         if connection.info.pop("sigap_bench_began", False):
@@ -206,11 +227,14 @@ def _pending(db: Any) -> int:
 
 async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfile.Profile | None,
               counts: Counts, echo: bool = False, only: int | None = None, inline: bool = False,
-              at_once: int = 1) -> None:
+              at_once: int = 1, history: int = 0) -> None:
     account = TwilioAccount.of(settings)
     assert account is not None
     async with running_core(settings, [SmsSender(account, settings.twilio_sms_from)]) as core:
         conversations = core.conversations
+        if history:
+            seconds = fill(settings.database_url, history)
+            print(f"history: {history} past reporters stored in {seconds:.0f} s (bench/history.py)")
         if profiler or inline:
             _inline_threads(conversations, counts)
         warm = messages(4, seed=1)
@@ -227,6 +251,8 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
             return
         sql, commits, commands, trips = counts.sql, counts.commits, counts.redis, counts.round_trips
         counts.hand_overs.clear()
+        counts.statement_seconds.clear()
+        counts.statement_counts.clear()
         cpu, wall = time.process_time(), time.perf_counter()
         if profiler and only is None:
             profiler.enable()
@@ -270,6 +296,8 @@ async def run(settings: Settings, batch: list[InboundMessage], profiler: cProfil
         print("database round trips by turn (mean; the background work of the turns of an SMS "
               "counted where it ran): " + ", ".join(
                   f"{turn} {sum(n) / len(n):.1f}" for turn, n in sorted(trips_by_turn.items())))
+        print("statements by wall time (the database's answer and the wait for the GIL after it):\n"
+              + counts.slowest())
         if counts.hand_overs:  # the ingest's own thread pool is not counted
             ranked = sorted(counts.hand_overs.items(), key=lambda kv: -kv[1])
             print(f"hand-overs to threads per message: {sum(counts.hand_overs.values()) / n:.2f} ("
@@ -369,6 +397,8 @@ def main() -> None:
                         help="what the core hands to threads run in the loop's thread (the hand-overs' cost)")
     parser.add_argument("--at-once", type=int, default=1,
                         help="reporters writing at once (each message's wait for its answer)")
+    parser.add_argument("--history", type=int, default=0,
+                        help="past reporters stored first (a year of a centre's rows; PostgreSQL)")
     parser.add_argument("--switch-interval", type=float, default=None, help="sys.setswitchinterval, ms")
     args = parser.parse_args()
     if args.switch_interval:
@@ -392,7 +422,7 @@ def main() -> None:
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         try:
             asyncio.run(run(settings, messages(args.reporters), profiler, counts, args.echo, args.turn,
-                            args.inline, args.at_once))
+                            args.inline, args.at_once, args.history))
         finally:
             twilio.terminate()
         if profiler:

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
@@ -83,7 +83,8 @@ _OPEN_TICKET = (select(Ticket.id).where(Ticket.conversation_id == Conversation.i
 _LOAD = (select(Message, Conversation, Contact, Ticket, Incident)
          .join(Conversation, Conversation.id == Message.conversation_id)
          .outerjoin(Contact, Contact.id == Conversation.contact_id)
-         .outerjoin(Ticket, Ticket.id == _OPEN_TICKET)
+         # By the conversation first: its few tickets through their index, not every ticket.
+         .outerjoin(Ticket, and_(Ticket.conversation_id == Conversation.id, Ticket.id == _OPEN_TICKET))
          .outerjoin(Incident, Incident.id == Ticket.incident_id))
 _NEXT_MESSAGE = (_LOAD.where(Message.conversation_id == bindparam("conversation"), Message.direction == "in",
                              Message.processed_at.is_(None), Message.id <= bindparam("up_to"))

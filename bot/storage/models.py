@@ -105,8 +105,11 @@ class Incident(Base):
     tickets). Its status, deadline and agencies are the dispatch state; tickets mirror the status."""
 
     __tablename__ = "incident"
+    # A new report looks for the incidents of its type with a report in the last half hour
+    # (bot/tickets/incidents.py): by type and time, among a year of closed ones.
     __table_args__ = (Index("ix_incident_open", "status", "emergency_type", "updated_at"),
-                      Index("ix_incident_owed", "publish_owed"))
+                      Index("ix_incident_owed", "publish_owed"),
+                      Index("ix_incident_recent", "emergency_type", "updated_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=public_id)

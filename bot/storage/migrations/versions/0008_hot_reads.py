@@ -1,5 +1,6 @@
-"""Indexes for two reads that run all the time: a conversation's newest open ticket (most
-turns), and the notices the relay has not copied to Redis yet (every pass).
+"""Indexes for three reads that run all the time, each of which scanned its whole table: a
+conversation's newest open ticket (most turns), the incidents a new report may belong to (every
+report and every new place), and the notices the relay has not copied to Redis yet (every pass).
 
 Revision ID: 0008
 Revises: 0007
@@ -20,10 +21,12 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_ticket_conversation", "ticket", ["conversation_id", "id"])
+    op.create_index("ix_incident_recent", "incident", ["emergency_type", "updated_at"])
     op.create_index("ix_dispatch_unrelayed", "dispatch_item", ["id"], postgresql_where=UNRELAYED,
                     sqlite_where=UNRELAYED)
 
 
 def downgrade() -> None:
     op.drop_index("ix_dispatch_unrelayed", table_name="dispatch_item")
+    op.drop_index("ix_incident_recent", table_name="incident")
     op.drop_index("ix_ticket_conversation", table_name="ticket")
