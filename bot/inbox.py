@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from bot.messages import Accepted, InboundMessage, OutboundMessage
 from bot.metrics import CHAIN_MESSAGES, MESSAGES_IN, REPEATS
 from bot.storage.database import Database
-from bot.storage.models import Conversation, Message, OutboxMessage, utcnow
+from bot.storage.models import UNPROCESSED, Conversation, Message, OutboxMessage, utcnow
 from bot.tickets.regions import Regions
 from bot.triage import contacts
 
@@ -145,8 +145,7 @@ class Inbox:
         with self.db.session() as session:
             rows = session.execute(
                 select(Message.conversation_id, Message.id)
-                .where(Message.direction == "in", Message.processed_at.is_(None),
-                       Message.created_at <= utcnow() - older_than)
+                .where(UNPROCESSED, Message.created_at <= utcnow() - older_than)  # its partial index
                 .order_by(Message.id).limit(limit)
             )
             return [(int(c), int(m)) for c, m in rows]

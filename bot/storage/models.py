@@ -26,6 +26,11 @@ def public_id() -> str:
     return secrets.token_hex(12)
 
 
+# The rows two partial indexes hold (their queries name the same condition, constants included).
+UNPROCESSED = sql("direction = 'in' AND processed_at IS NULL")
+_UNRELAYED = sql("relayed_at IS NULL")
+
+
 class Base(DeclarativeBase):
     """Declarative base of every Sigap table."""
 
@@ -82,6 +87,9 @@ class Message(Base):
         UniqueConstraint("channel", "provider_message_id"),
         Index("ix_message_conversation", "conversation_id", "id"),
         Index("ix_message_digest", "digest", "created_at"),
+        # What the sweep looks for every few seconds in each process: the few messages in that no
+        # turn finished, among every message ever (bot/inbox.py, `Inbox.unprocessed`).
+        Index("ix_message_unprocessed", "id", postgresql_where=UNPROCESSED, sqlite_where=UNPROCESSED),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -198,9 +206,6 @@ class TicketEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
-
-
-_UNRELAYED = sql("relayed_at IS NULL")
 
 
 class DispatchItem(Base):

@@ -1,6 +1,7 @@
-"""Indexes for three reads that run all the time, each of which scanned its whole table: a
+"""Indexes for four reads that run all the time, each of which scanned its whole table: a
 conversation's newest open ticket (most turns), the incidents a new report may belong to (every
-report and every new place), and the notices the relay has not copied to Redis yet (every pass).
+report and every new place), the notices the relay has not copied to Redis yet (every pass) and
+the messages no turn finished (the sweep, every few seconds in each process).
 
 Revision ID: 0008
 Revises: 0007
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 UNRELAYED = sa.text("relayed_at IS NULL")
+UNPROCESSED = sa.text("direction = 'in' AND processed_at IS NULL")
 
 revision = "0008"
 down_revision = "0007"
@@ -24,9 +26,12 @@ def upgrade() -> None:
     op.create_index("ix_incident_recent", "incident", ["emergency_type", "updated_at"])
     op.create_index("ix_dispatch_unrelayed", "dispatch_item", ["id"], postgresql_where=UNRELAYED,
                     sqlite_where=UNRELAYED)
+    op.create_index("ix_message_unprocessed", "message", ["id"], postgresql_where=UNPROCESSED,
+                    sqlite_where=UNPROCESSED)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_message_unprocessed", table_name="message")
     op.drop_index("ix_dispatch_unrelayed", table_name="dispatch_item")
     op.drop_index("ix_incident_recent", table_name="incident")
     op.drop_index("ix_ticket_conversation", table_name="ticket")
