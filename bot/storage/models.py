@@ -26,9 +26,10 @@ def public_id() -> str:
     return secrets.token_hex(12)
 
 
-# The rows two partial indexes hold (their queries name the same condition, constants included).
+# The rows the partial indexes hold (their queries name the same condition, constants included).
 UNPROCESSED = sql("direction = 'in' AND processed_at IS NULL")
 _UNRELAYED = sql("relayed_at IS NULL")
+_HELD = sql("held_by_operator IS NOT NULL")
 
 
 class Base(DeclarativeBase):
@@ -45,7 +46,11 @@ class Conversation(Base):
     """One reporter on one channel; holds the dialogue tracker (events and slots)."""
 
     __tablename__ = "conversation"
-    __table_args__ = (UniqueConstraint("channel", "sender_id"),)
+    # The console board's conversations: those active in the last day and those an operator holds.
+    __table_args__ = (UniqueConstraint("channel", "sender_id"),
+                      Index("ix_conversation_updated", "updated_at"),
+                      Index("ix_conversation_held", "held_by_operator", postgresql_where=_HELD,
+                            sqlite_where=_HELD))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # What the dispatch API calls it (/api/conversations/{public_id}): not a count of reporters.
