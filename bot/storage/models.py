@@ -95,6 +95,9 @@ class Message(Base):
         # What the sweep looks for every few seconds in each process: the few messages in that no
         # turn finished, among every message ever (bot/inbox.py, `Inbox.unprocessed`).
         Index("ix_message_unprocessed", "id", postgresql_where=UNPROCESSED, sqlite_where=UNPROCESSED),
+        # A provider's retry of a message is answered with what was replied to it (`replies_to`):
+        # many at once after an outage.
+        Index("ix_message_reply", "reply_to_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,8 +1,8 @@
 """Indexes for the reads that run all the time, each of which scanned its whole table: a
 conversation's newest open ticket (most turns), the incidents a new report may belong to (every
 report and every new place), the notices the relay has not copied to Redis yet (every pass), the
-messages no turn finished (the sweep, every few seconds in each process) and the console board's
-conversations (every refresh).
+messages no turn finished (the sweep, every few seconds in each process), the console board's
+conversations (every refresh) and the replies to a message (every provider's retry).
 
 Revision ID: 0008
 Revises: 0007
@@ -30,6 +30,7 @@ def upgrade() -> None:
                     sqlite_where=UNRELAYED)
     op.create_index("ix_message_unprocessed", "message", ["id"], postgresql_where=UNPROCESSED,
                     sqlite_where=UNPROCESSED)
+    op.create_index("ix_message_reply", "message", ["reply_to_id"])
     op.create_index("ix_conversation_updated", "conversation", ["updated_at"])
     op.create_index("ix_conversation_held", "conversation", ["held_by_operator"], postgresql_where=HELD,
                     sqlite_where=HELD)
@@ -38,6 +39,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_conversation_held", table_name="conversation")
     op.drop_index("ix_conversation_updated", table_name="conversation")
+    op.drop_index("ix_message_reply", table_name="message")
     op.drop_index("ix_message_unprocessed", table_name="message")
     op.drop_index("ix_dispatch_unrelayed", table_name="dispatch_item")
     op.drop_index("ix_incident_recent", table_name="incident")
