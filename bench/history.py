@@ -15,8 +15,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import func, insert, select
 
+from bot.storage.database import Database
 from bot.storage.models import (
     Contact,
     Conversation,
@@ -35,7 +36,8 @@ BATCH = 5_000
 def fill(database_url: str, reporters: int) -> float:
     """Add `reporters` past reporters and their rows; returns the seconds it took."""
     started = time.perf_counter()
-    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    db = Database(database_url)
+    engine = db.engine
     now = utcnow()
     with engine.begin() as connection:
         first = int(connection.scalar(select(func.coalesce(func.max(Conversation.id), 0))) or 0) + 1
@@ -43,7 +45,7 @@ def fill(database_url: str, reporters: int) -> float:
         numbers = range(start, min(start + BATCH, reporters))
         with engine.begin() as connection:
             _batch(connection, first, numbers, now)
-    engine.dispose()
+    db.dispose()
     return time.perf_counter() - started
 
 
