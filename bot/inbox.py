@@ -90,9 +90,7 @@ class Inbox:
             conversation = self._conversation(session, message, contacts.compared(message, said))
             region = self.regions.code(conversation.region)
             where = (region, conversation.public_id)
-            # A conversation this message opened has no earlier message to repeat.
-            first = None if conversation.last is None else contacts.repeat_of(
-                session, conversation.last, message, said)
+            first = contacts.repeat_of(session, conversation.last, message, said)
             if first is not None:
                 if contacts.count_repeat(first, message.provider_message_id):
                     REPEATS.labels(region).inc()
@@ -173,7 +171,7 @@ class _Sender(NamedTuple):
     public_id: str
     region: str
     # Its newest message in, when the message is compared with it (None: not compared, or the
-    # conversation is new).
+    # conversation is new: no earlier message to repeat).
     last: Any = None
 
 

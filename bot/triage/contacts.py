@@ -57,8 +57,9 @@ def compared(message: InboundMessage, said: tuple[str, ...]) -> bool:
 def repeat_of(session: Any, last: Any, message: InboundMessage, said: tuple[str, ...]) -> Message | None:
     """The sender's previous message when this one is the same text again, within the window.
     `last`: the newest message in, its columns as `last_id`, `last_text`, `last_payload`,
-    `last_provider_message_id` and `last_created_at` (read with the ingest's first statement)."""
-    if not compared(message, said) or last.last_id is None:
+    `last_provider_message_id` and `last_created_at` (read with the ingest's first statement,
+    when the message is `compared`); None when it was not read."""
+    if last is None or last.last_id is None:
         return None
     payload = last.last_payload or {}
     if payload.get("location") or payload.get("media"):
