@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.messages import OutboundMessage
 from bot.metrics import OUTBOX_FAILED, OUTBOX_SENT, SEND_ERRORS
@@ -41,18 +43,34 @@ DELIVERY_PROGRESS = {
 }
 
 
-# The pending messages of the channels served here, oldest first, each locked as it is read; and
-# the claim of those due (built once: every pass runs them).
-_PENDING = (select(OutboxMessage.id, OutboxMessage.conversation_id, OutboxMessage.channel, OutboxMessage.text,
-                   OutboxMessage.payload, OutboxMessage.attempts, OutboxMessage.claimed_until,
-                   OutboxMessage.next_attempt_at, Conversation.sender_id)
-            .join(Conversation, Conversation.id == OutboxMessage.conversation_id)
-            .where(OutboxMessage.status == "pending")
-            .where(OutboxMessage.channel.in_(bindparam("channels", expanding=True)))
-            .order_by(OutboxMessage.id).limit(500)
-            .with_for_update(of=OutboxMessage, skip_locked=True))
-_CLAIM = (update(OutboxMessage).where(OutboxMessage.id.in_(bindparam("ids", expanding=True)))
-          .values(claimed_until=bindparam("until")))
+# The claim of a pass, one statement committed as it runs (several processes may share the
+# outbox): the due messages of the channels served here, oldest first, each marked claimed with
+# its recipient returned. A message is due at its time unless it is claimed (in flight) or an
+# older one of its conversation is claimed or waits for a retry (order); a reminder scheduled for
+# later holds nothing back. Rows another process is claiming are skipped (SKIP LOCKED).
+_CANDIDATE, _OLDER, _RECIPIENT = aliased(OutboxMessage), aliased(OutboxMessage), aliased(Conversation)
+_NOW: BindParameter[datetime] = bindparam("now")
+_HELD_BACK = (select(_OLDER.id)
+              .where(_OLDER.conversation_id == _CANDIDATE.conversation_id, _OLDER.id < _CANDIDATE.id,
+                     _OLDER.status == "pending")
+              .where(or_(_OLDER.claimed_until > _NOW,
+                         and_(_OLDER.attempts > 0, _OLDER.next_attempt_at > _NOW)))
+              .exists())
+_DUE_IDS = (select(_CANDIDATE.id)
+            .where(_CANDIDATE.status == "pending",
+                   _CANDIDATE.channel.in_(bindparam("channels", expanding=True)))
+            .where(_CANDIDATE.next_attempt_at <= _NOW,
+                   or_(_CANDIDATE.claimed_until.is_(None), _CANDIDATE.claimed_until <= _NOW), ~_HELD_BACK)
+            .order_by(_CANDIDATE.id).limit(500)
+            .with_for_update(of=_CANDIDATE, skip_locked=True))
+# SQLite names no table in RETURNING, not even inside this subquery: `id` is then the recipient's
+# (the innermost table that has one) and `conversation_id` the outbox row's (only it has one).
+_CLAIM = (update(OutboxMessage).where(OutboxMessage.id.in_(_DUE_IDS.scalar_subquery()))
+          .values(claimed_until=bindparam("until"))
+          .returning(OutboxMessage.id, OutboxMessage.conversation_id, OutboxMessage.channel,
+                     OutboxMessage.text, OutboxMessage.payload, OutboxMessage.attempts,
+                     select(_RECIPIENT.sender_id).where(_RECIPIENT.id == OutboxMessage.conversation_id)
+                     .scalar_subquery().label("recipient")))
 _SENT = (update(OutboxMessage).where(OutboxMessage.id == bindparam("outbox"))
          .values(status="sent", sent_at=bindparam("now"), claimed_until=None,
                  attempts=OutboxMessage.attempts + 1, provider_message_id=bindparam("provider")))
@@ -85,6 +103,14 @@ class _Due:
     attempts: int
 
 
+@dataclass
+class _Marks:
+    """Sends recorded together in one statement; `done` when it is committed."""
+
+    sent: list[tuple[int, str | None]]
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 class Outbox:
     """Sends due outbox rows through their channel and records the outcome."""
 
@@ -97,6 +123,8 @@ class Outbox:
         self.first_retry_seconds = first_retry_seconds
         self._wake = asyncio.Event()
         self._stopping = False
+        self._writing = asyncio.Lock()  # one statement of sent marks at a time
+        self._gathering: _Marks | None = None  # the marks waiting for the next one
 
     @property
     def push_channels(self) -> frozenset[str]:
@@ -145,7 +173,7 @@ class Outbox:
                 later = [d.id for d in queue[queue.index(due) + 1:]]
                 await asyncio.to_thread(self._release, later)
                 return sent
-            await asyncio.to_thread(self._sent, due.id, provider_id)
+            await self._mark_sent(due.id, provider_id)
             OUTBOX_SENT.labels(due.channel).inc()
             sent += 1
             if due.attempts:  # the provider took a message it had refused: others may go now
@@ -180,38 +208,47 @@ class Outbox:
             return True
 
     def _due(self) -> list[_Due]:
-        """Claim the due messages of this pass (several processes may share the outbox): the
-        pending rows locked as they are read (another process skips them), those due marked
-        claimed in one statement."""
+        """Claim the due messages of this pass (`_CLAIM`), oldest first."""
         now = utcnow()
-        with self.db.session() as session:
-            connection = session.connection()  # plain rows and one UPDATE: no unit of work
-            rows = connection.execute(_PENDING, {"channels": list(self.senders)}).all()
-            due, blocked = [], set()
-            for row in rows:
-                if row.conversation_id in blocked:
-                    continue
-                if row.claimed_until and aware(row.claimed_until) > now:
-                    blocked.add(row.conversation_id)  # in flight elsewhere: keep the order
-                    continue
-                if aware(row.next_attempt_at) > now:
-                    # A message waiting for its retry holds back the younger ones (order);
-                    # a reminder scheduled for later does not.
-                    if row.attempts:
-                        blocked.add(row.conversation_id)
-                    continue
-                message = OutboundMessage.of({"text": row.text, **row.payload})
-                due.append(_Due(row.id, row.conversation_id, row.channel, row.sender_id, message,
-                                row.attempts))
-            if due:
-                connection.execute(_CLAIM, {"ids": [d.id for d in due],
-                                            "until": now + timedelta(seconds=CLAIM_SECONDS)})
-            return due
-
-    def _sent(self, outbox_id: int, provider_id: str | None) -> None:
-        # One statement, committed as it runs: recorded the moment the provider took it.
         with self.db.autocommit() as connection:
-            connection.execute(_SENT, {"outbox": outbox_id, "now": utcnow(), "provider": provider_id})
+            rows = connection.execute(_CLAIM, {"channels": list(self.senders), "now": now,
+                                               "until": now + timedelta(seconds=CLAIM_SECONDS)}).all()
+        return [_Due(row.id, row.conversation_id, row.channel, row.recipient,
+                     OutboundMessage.of({"text": row.text, **row.payload}), row.attempts)
+                for row in sorted(rows, key=lambda row: row.id)]  # RETURNING keeps no order
+
+    async def _mark_sent(self, outbox_id: int, provider_id: str | None) -> None:
+        """Record a send the moment the provider took it. Sends that end while another's mark is
+        being written wait for that statement, then are marked together in the next (group commit):
+        alone, a mark is written at once; under load, one statement marks many."""
+        marks = self._gathering
+        if marks is not None:
+            marks.sent.append((outbox_id, provider_id))
+            await asyncio.shield(marks.done)
+            return
+        marks = self._gathering = _Marks([(outbox_id, provider_id)])
+        try:
+            async with self._writing:  # the statement in flight, if any
+                self._gathering = None  # from here, marks gather for the next statement
+                await asyncio.to_thread(self._sent, marks.sent)
+        except BaseException as error:
+            if len(marks.sent) > 1:  # others wait for it
+                marks.done.set_exception(error) if isinstance(error, Exception) else marks.done.cancel()
+            raise
+        marks.done.set_result(None)
+
+    def _sent(self, marks: list[tuple[int, str | None]]) -> None:
+        # One statement, committed as it runs.
+        now = utcnow()
+        with self.db.autocommit() as connection:
+            if len(marks) == 1:
+                [(outbox_id, provider_id)] = marks
+                connection.execute(_SENT, {"outbox": outbox_id, "now": now, "provider": provider_id})
+                return
+            connection.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_([outbox_id for outbox_id, _ in marks]))
+                .values(status="sent", sent_at=now, claimed_until=None, attempts=OutboxMessage.attempts + 1,
+                        provider_message_id=case(dict(marks), value=OutboxMessage.id)))
 
     def _release(self, outbox_ids: list[int]) -> None:
         """Give back claimed messages that were not tried (an older one failed)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from datetime import UTC, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from bot.delivery import reminders
 from bot.delivery.outbox import RETRY_WINDOW, DeliveryError, Outbox
@@ -33,10 +36,12 @@ class Provider:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'o.db'}")
+def db(database_url: str) -> Iterator[Database]:
+    """An empty database of each kind: the claim is one statement that each must run alike."""
+    database = Database(database_url)
     database.create_schema()
-    return database
+    yield database
+    database.engine.dispose()
 
 
 def _queue(db: Database, texts: list[str], sender: str = "+6281234") -> int:
@@ -197,3 +202,68 @@ async def test_a_provider_back_sends_what_waited_at_once_but_reminders_keep_thei
     reminder = _rows(db)[2]
     assert (reminder.kind, reminder.status, reminder.attempts) == ("reminder", "pending", 0)
     assert reminder.next_attempt_at.replace(tzinfo=UTC) - utcnow() > timedelta(seconds=500)
+
+
+class GatedProvider(Provider):
+    """A provider whose answers all come back at the same moment (a burst of replies)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def send(self, recipient: str, message: OutboundMessage) -> str | None:
+        await self.gate.wait()
+        return await super().send(recipient, message)
+
+
+def _sent_marks(db: Database) -> list[str]:
+    """Records the statements that mark messages sent."""
+    statements: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("UPDATE outbox") and "sent_at=" in statement:
+            statements.append(statement)
+
+    return statements
+
+
+async def test_sends_that_end_together_are_marked_in_few_statements_each_with_its_provider_id(
+    db: Database,
+) -> None:
+    provider = GatedProvider()
+    for n in range(6):
+        _queue(db, [f"balasan {n}"], sender=f"+62811{n}")
+    marks = _sent_marks(db)
+    outbox = Outbox(db, {"sms": provider})
+    passing = asyncio.create_task(outbox.deliver_due())
+    await asyncio.sleep(0.2)  # every send is in flight
+    provider.gate.set()
+    assert await passing == 6
+    # The first mark is written alone at once; the five that ended while it was written go together.
+    assert len(marks) == 2
+    by_text = {text: f"SM{n + 1}" for n, (_, text) in enumerate(provider.received)}
+    assert {(row.text, row.status, row.provider_message_id, row.attempts) for row in _rows(db)} == {
+        (text, "sent", provider_id, 1) for text, provider_id in by_text.items()}
+
+
+async def test_a_mark_that_cannot_be_written_fails_the_pass_and_leaves_its_messages_to_be_sent(
+    db: Database,
+) -> None:
+    provider = GatedProvider()
+    for n in range(3):
+        _queue(db, [f"balasan {n}"], sender=f"+62811{n}")
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def database_gone(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("UPDATE outbox") and "CASE" in statement:
+            raise OperationalError(statement, {}, Exception("server closed the connection"))
+
+    passing = asyncio.create_task(Outbox(db, {"sms": provider}).deliver_due())
+    await asyncio.sleep(0.2)
+    provider.gate.set()
+    with pytest.raises(OperationalError):
+        await passing
+    # The lone first mark was written; the two of the failed statement stay pending (claimed,
+    # so sent again when the claim runs out, never lost).
+    assert sorted(row.status for row in _rows(db)) == ["pending", "pending", "sent"]
