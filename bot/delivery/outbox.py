@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import BindParameter
 
@@ -238,17 +238,11 @@ class Outbox:
         marks.done.set_result(None)
 
     def _sent(self, marks: list[tuple[int, str | None]]) -> None:
-        # One statement, committed as it runs.
+        # One statement (an executemany: one round trip), committed as it runs.
         now = utcnow()
         with self.db.autocommit() as connection:
-            if len(marks) == 1:
-                [(outbox_id, provider_id)] = marks
-                connection.execute(_SENT, {"outbox": outbox_id, "now": now, "provider": provider_id})
-                return
-            connection.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_([outbox_id for outbox_id, _ in marks]))
-                .values(status="sent", sent_at=now, claimed_until=None, attempts=OutboxMessage.attempts + 1,
-                        provider_message_id=case(dict(marks), value=OutboxMessage.id)))
+            connection.execute(_SENT, [{"outbox": outbox_id, "now": now, "provider": provider_id}
+                                       for outbox_id, provider_id in marks])
 
     def _release(self, outbox_ids: list[int]) -> None:
         """Give back claimed messages that were not tried (an older one failed)."""

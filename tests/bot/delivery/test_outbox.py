@@ -216,32 +216,40 @@ class GatedProvider(Provider):
         return await super().send(recipient, message)
 
 
-def _sent_marks(db: Database) -> list[str]:
-    """Records the statements that mark messages sent."""
-    statements: list[str] = []
+def _sent_marks(db: Database, fail_together: bool = False) -> list[bool]:
+    """Records the statements that mark messages sent, whether each marks several at once (an
+    executemany); with `fail_together`, the database refuses those that do."""
+    statements: list[bool] = []
 
     @event.listens_for(db.engine, "before_cursor_execute")
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+    def record(conn: object, cursor: object, statement: str, parameters: object, context: object,
+               executemany: bool) -> None:
         if statement.startswith("UPDATE outbox") and "sent_at=" in statement:
-            statements.append(statement)
+            statements.append(executemany)
+            if executemany and fail_together:
+                raise OperationalError(statement, {}, Exception("server closed the connection"))
 
     return statements
+
+
+async def _burst(db: Database, outbox: Outbox, provider: GatedProvider, replies: int) -> int:
+    """A pass over `replies` conversations whose sends all end at the same moment."""
+    for n in range(replies):
+        _queue(db, [f"balasan {n}"], sender=f"+62811{n}")
+    passing = asyncio.create_task(outbox.deliver_due())
+    await asyncio.sleep(0.2)  # every send is in flight
+    provider.gate.set()
+    return await passing
 
 
 async def test_sends_that_end_together_are_marked_in_few_statements_each_with_its_provider_id(
     db: Database,
 ) -> None:
     provider = GatedProvider()
-    for n in range(6):
-        _queue(db, [f"balasan {n}"], sender=f"+62811{n}")
     marks = _sent_marks(db)
-    outbox = Outbox(db, {"sms": provider})
-    passing = asyncio.create_task(outbox.deliver_due())
-    await asyncio.sleep(0.2)  # every send is in flight
-    provider.gate.set()
-    assert await passing == 6
+    assert await _burst(db, Outbox(db, {"sms": provider}), provider, 6) == 6
     # The first mark is written alone at once; the five that ended while it was written go together.
-    assert len(marks) == 2
+    assert marks == [False, True]
     by_text = {text: f"SM{n + 1}" for n, (_, text) in enumerate(provider.received)}
     assert {(row.text, row.status, row.provider_message_id, row.attempts) for row in _rows(db)} == {
         (text, "sent", provider_id, 1) for text, provider_id in by_text.items()}
@@ -251,19 +259,9 @@ async def test_a_mark_that_cannot_be_written_fails_the_pass_and_leaves_its_messa
     db: Database,
 ) -> None:
     provider = GatedProvider()
-    for n in range(3):
-        _queue(db, [f"balasan {n}"], sender=f"+62811{n}")
-
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def database_gone(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if statement.startswith("UPDATE outbox") and "CASE" in statement:
-            raise OperationalError(statement, {}, Exception("server closed the connection"))
-
-    passing = asyncio.create_task(Outbox(db, {"sms": provider}).deliver_due())
-    await asyncio.sleep(0.2)
-    provider.gate.set()
+    _sent_marks(db, fail_together=True)
     with pytest.raises(OperationalError):
-        await passing
+        await _burst(db, Outbox(db, {"sms": provider}), provider, 3)
     # The lone first mark was written; the two of the failed statement stay pending (claimed,
     # so sent again when the claim runs out, never lost).
     assert sorted(row.status for row in _rows(db)) == ["pending", "pending", "sent"]
