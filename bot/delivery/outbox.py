@@ -231,9 +231,12 @@ class Outbox:
             async with self._writing:  # the statement in flight, if any
                 self._gathering = None  # from here, marks gather for the next statement
                 await asyncio.to_thread(self._sent, marks.sent)
-        except BaseException as error:
-            if len(marks.sent) > 1:  # others wait for it
-                marks.done.set_exception(error) if isinstance(error, Exception) else marks.done.cancel()
+        except Exception as error:
+            if len(marks.sent) > 1:  # the others' marks were in the statement too: they fail with it
+                marks.done.set_exception(error)
+            raise
+        except BaseException:  # cancelled: so are the marks that waited for this statement
+            marks.done.cancel()
             raise
         marks.done.set_result(None)
 
